@@ -1,0 +1,1014 @@
+"""Checked model + parameter values + seed -> :class:`CompiledModel`.
+
+Everything here works on whole arrays: node families are enumerated with
+``np.indices``, conditions, attributes, edge endpoints and rates are sympy expressions
+(built by :mod:`semdsl.expr` from the parse tree) evaluated by ``lambdify`` over all
+members at once, dilution draws one uniform number per candidate, and the generator
+is assembled as a ``scipy.sparse`` matrix.  There is no Python loop over nodes or edges.
+
+Conventions
+-----------
+* ``Q[i, j]`` (``i != j``) is the rate of the hop ``i -> j``; ``Q[i, i] = -sum_j Q[i, j]``.
+  The master equation is ``dP/dt = Q^T P``, i.e. ``dP_i/dt = sum_j (R_ji P_j - R_ij P_i)``.
+* Node indices are 1-based and inclusive, as written (``h[i in 1..40]``); generated
+  families are indexed ``1..L`` along each dimension.
+* Attributes a family does not define are 0 (``F`` included, as LANGUAGE.md says);
+  ``semdsl check`` warns when an observable or the rate law reads such an attribute.
+* Random draws: statement ``k`` of the file draws from
+  ``SeedSequence(seed, spawn_key=(realization, k, purpose))``, so a model's realisation is
+  fixed by (seed, realization) and editing one statement leaves the others' draws alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import scipy.sparse as sp_sparse
+import sympy as sp
+
+from . import syntax as S
+from .errors import (CompileError, Diagnostic, LimitError, ParameterError, SemdslError, Span,
+                     did_you_mean)
+from .expr import ExprError, Scope, evaluate, numeric, to_sympy, walk
+from .format import format_expr
+from .generators import GENERATORS, GeneratedGraph, GeneratorArgError
+from .model import Family, Model, Observable, SetSpec
+
+DEFAULT_MAX_STATES = 50_000_000
+DEFAULT_MAX_TRANSITIONS = 400_000_000
+#: largest candidate grid a `for` clause may enumerate (memory ~ 8 bytes x vars x candidates)
+MAX_FOR_CANDIDATES = 200_000_000
+#: models up to this many nodes get a per-node symbolic master equation
+SYMBOLIC_NODE_LIMIT = 400
+
+
+# ----------------------------------------------------------------- compiled data
+@dataclass(frozen=True)
+class FamilyTable:
+    """Where one node family lives in the global node numbering.
+
+    ``lookup`` is a dense array over the family's index grid (``shape``, starting at
+    ``lo``) giving the global node id of each member, or -1 where the member does
+    not exist (removed by ``if`` or dilution).
+    """
+
+    name: str
+    kind: str
+    lo: tuple[int, ...]
+    shape: tuple[int, ...]
+    lookup: np.ndarray
+    start: int
+    stop: int
+    index_names: tuple[str, ...] = ()
+    generator: str | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    def ids(self, idx: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Global ids of members with 1-based index arrays ``idx``; (ids, in_range)."""
+        if self.ndim == 0:
+            n = len(idx[0]) if idx else 1
+            return np.full(n, self.lookup[0] if self.lookup.size else -1), np.ones(n, bool)
+        inr = np.ones(len(idx[0]), dtype=bool)
+        flat = np.zeros(len(idx[0]), dtype=np.int64)
+        for k, (a, lo, n) in enumerate(zip(idx, self.lo, self.shape)):
+            off = a - lo
+            inr &= (off >= 0) & (off < n)
+            flat = flat * n + np.where(inr, off, 0)
+        out = np.where(inr, self.lookup[flat] if self.lookup.size else -1, -1)
+        return out, inr
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    """All nodes: family membership, index tuples and attribute arrays."""
+
+    families: tuple[FamilyTable, ...]
+    family: np.ndarray          # int32 (n,)
+    index: np.ndarray           # int64 (n, kmax), 0-padded
+    attrs: dict[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return int(self.family.shape[0])
+
+    def family_table(self, name: str) -> FamilyTable:
+        for f in self.families:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def name(self, i: int) -> str:
+        fam = self.families[int(self.family[i])]
+        if fam.ndim == 0:
+            return fam.name
+        return f"{fam.name}[{', '.join(str(int(v)) for v in self.index[i, :fam.ndim])}]"
+
+    def names(self) -> np.ndarray:
+        """Every node's name (``memorize``, ``h[3]``, ``site[10, 2]``), built per family with arrays."""
+        out = np.empty(self.n, dtype=object)
+        for fam in self.families:
+            if fam.size == 0:
+                continue
+            sl = slice(fam.start, fam.stop)
+            if fam.ndim == 0:
+                out[sl] = fam.name
+                continue
+            parts = [self.index[sl, k].astype(str) for k in range(fam.ndim)]
+            joined = parts[0]
+            for p in parts[1:]:
+                joined = np.char.add(np.char.add(joined, ", "), p)
+            out[sl] = np.char.add(np.char.add(fam.name + "[", joined), "]").astype(object)
+        return out
+
+    def find(self, name: str) -> int:
+        """Global id of a node by its name (``h[3]``); raises KeyError."""
+        base, _, rest = name.partition("[")
+        fam = self.family_table(base.strip())
+        if not rest:
+            ids, _ = fam.ids([])
+            if fam.ndim or ids[0] < 0:
+                raise KeyError(name)
+            return int(ids[0])
+        vals = [int(v) for v in rest.rstrip("]").split(",")]
+        ids, inr = fam.ids([np.array([v]) for v in vals])
+        if ids[0] < 0:
+            raise KeyError(name)
+        return int(ids[0])
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """A model with numbers: nodes, transitions, the generator, the start.
+
+    Attributes
+    ----------
+    generator : scipy.sparse.csr_matrix
+        ``Q`` with ``Q[i, j]`` the rate ``i -> j`` and rows summing to zero.
+    src, dst, rates : ndarray
+        The transitions (one per direction of an undirected edge; parallel edges are
+        listed separately and summed in ``generator``).
+    edge_src, edge_dst : ndarray
+        The realised edges as declared (undirected ones once), for graph observables.
+    init : ndarray
+        The initial distribution.
+    labels : dict[str, ndarray]
+        Node sets named after the observables that use them (exported to PRISM/DRN).
+    """
+
+    model: Model
+    params: dict[str, float]
+    seed: int
+    realization: int
+    nodes: NodeTable
+    src: np.ndarray
+    dst: np.ndarray
+    rates: np.ndarray
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    edge_directed: np.ndarray
+    edge_attrs: dict[str, np.ndarray]
+    generator: sp_sparse.csr_matrix
+    init: np.ndarray
+    labels: dict[str, np.ndarray]
+    sets: dict[str, np.ndarray]
+    symbolic_rates: tuple[sp.Expr, dict[str, sp.Symbol]] | None = field(default=None, repr=False)
+    family_attr_exprs: dict[str, dict[str, sp.Expr | None]] = field(default_factory=dict, repr=False)
+    transition_stmt: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return self.nodes.n
+
+    @property
+    def n_transitions(self) -> int:
+        return int(self.generator.nnz - np.count_nonzero(self.generator.diagonal()))
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name
+
+    @property
+    def exit_rates(self) -> np.ndarray:
+        return -self.generator.diagonal()
+
+    def master_equation(self, symbolic: Iterable[str] | bool = True, max_nodes: int = SYMBOLIC_NODE_LIMIT):
+        """The master equation ``dP_i/dt = sum_j (R_ji P_j - R_ij P_i)`` as sympy objects.
+
+        See :func:`semdsl.master.master_equation`.
+        """
+        from .master import master_equation
+        return master_equation(self, symbolic=symbolic, max_nodes=max_nodes)
+
+
+# ------------------------------------------------------------------ invariants
+def is_generator(Q, atol: float = 1e-9) -> bool:
+    """True when ``Q`` is a CTMC generator: finite, off-diagonal >= 0, rows sum to 0.
+
+    The row-sum test is relative to the largest rate of the row (``atol`` times it).
+    """
+    Q = sp_sparse.csr_matrix(Q)
+    if Q.shape[0] != Q.shape[1]:
+        return False
+    data = Q.data
+    if not np.all(np.isfinite(data)):
+        return False
+    coo = Q.tocoo()
+    off = coo.row != coo.col
+    if np.any(coo.data[off] < 0):
+        return False
+    rowsum = np.asarray(Q.sum(axis=1)).ravel()
+    scale = np.maximum(-Q.diagonal(), 1.0)
+    return bool(np.all(np.abs(rowsum) <= atol * scale))
+
+
+def is_distribution(p, atol: float = 1e-9) -> bool:
+    p = np.asarray(p, dtype=float)
+    return bool(p.ndim == 1 and np.all(np.isfinite(p)) and np.all(p >= -atol)
+                and abs(p.sum() - 1.0) <= atol * max(1, p.size) ** 0.5)
+
+
+# -------------------------------------------------------------------- parameters
+def parse_assignments(items: Iterable[str]) -> dict[str, float]:
+    """``["D=2500", "beta=2"]`` (command-line ``--set``) -> ``{"D": 2500.0, ...}``.
+
+    Values are numbers (``1e3``, ``0.5``), ``true``/``false``; nothing is evaluated.
+    """
+    out: dict[str, float] = {}
+    diags = []
+    for item in items:
+        name, eq, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name:
+            diags.append(Diagnostic(Span("--set", 0, 0, 0, 0), f"cannot read '--set {item}'",
+                                    "write --set NAME=VALUE, e.g. --set D=2500"))
+            continue
+        if value.lower() in ("true", "false"):
+            out[name] = 1.0 if value.lower() == "true" else 0.0
+            continue
+        try:
+            out[name] = float(value)
+        except ValueError:
+            diags.append(Diagnostic(Span("--set", 0, 0, 0, 0),
+                                    f"the value of {name} must be a number, got '{value}'",
+                                    "write --set NAME=VALUE with a plain number"))
+            continue
+        if not math.isfinite(out[name]):
+            diags.append(Diagnostic(Span("--set", 0, 0, 0, 0), f"{name} = {value} is not finite"))
+    if diags:
+        raise ParameterError(diags)
+    return out
+
+
+def resolve_params(model: Model, overrides: Mapping[str, Any] | None = None,
+                   symbolic: Iterable[str] = ()) -> dict[str, float]:
+    """Numbers for every parameter: overrides, else defaults (which may use earlier ones).
+
+    Raises :class:`ParameterError` for a name that is no parameter (with a suggestion),
+    a value outside the declared range, or a non-finite value.
+    """
+    overrides = dict(overrides or {})
+    src = {model.file: model.source}
+    diags = []
+    for k in overrides:
+        if k not in model.params:
+            diags.append(Diagnostic(Span("--set", 0, 0, 0, 0),
+                                    f"'{k}' is not a parameter of model '{model.name}'"
+                                    f"{did_you_mean(k, model.params)}",
+                                    "parameters: " + (", ".join(model.params) or "(none)")))
+    values: dict[str, float] = {}
+    scope_names: dict[str, sp.Expr] = {}
+    lets = model.lets
+    for name, p in model.params.items():
+        try:
+            if name in overrides:
+                v = overrides[name]
+                if isinstance(v, bool):
+                    v = float(v)
+                v = float(v)
+            else:
+                v = numeric(to_sympy(p.default, Scope(scope_names, lets=lets)), f"the default of {name}")
+        except (ExprError, ValueError, TypeError, OverflowError, ZeroDivisionError) as exc:
+            diags.append(Diagnostic(p.span, f"cannot evaluate parameter '{name}': {exc}"))
+            continue
+        if not math.isfinite(v):
+            diags.append(Diagnostic(p.span, f"parameter '{name}' = {v} is not finite",
+                                    "check the default or the --set value"))
+            continue
+        if p.lo is not None:
+            try:
+                lo = numeric(to_sympy(p.lo, Scope(scope_names, lets=lets)))
+                hi = numeric(to_sympy(p.hi, Scope(scope_names, lets=lets)))
+            except (ExprError, ValueError) as exc:
+                diags.append(Diagnostic(p.span, f"cannot evaluate the range of '{name}': {exc}"))
+                continue
+            if not lo <= v <= hi:
+                how = "--set" if name in overrides else "its default"
+                span = Span("--set", 0, 0, 0, 0) if name in overrides else p.span
+                diags.append(Diagnostic(span, f"parameter '{name}' = {_g(v)} is outside its range "
+                                        f"{_g(lo)}..{_g(hi)} ({how})",
+                                        f"choose {name} in {_g(lo)}..{_g(hi)}, or widen "
+                                        f"the range at {model.file}:{p.span.line}"))
+                continue
+        values[name] = v
+        scope_names[name] = sp.Float(v, 17) if not float(v).is_integer() else sp.Integer(int(v))
+    if diags:
+        raise ParameterError(diags, src)
+    return values
+
+
+def _g(v: float) -> str:
+    return f"{v:.10g}"
+
+
+# -------------------------------------------------------------------- compiling
+class _Compiler:
+    def __init__(self, model: Model, params: dict[str, float], seed: int, realization: int,
+                 max_states: int | None, max_transitions: int | None, allow_path: Iterable[str]):
+        self.model = model
+        self.params = params
+        self.seed = int(seed)
+        self.realization = int(realization)
+        self.max_states = DEFAULT_MAX_STATES if max_states is None else int(max_states)
+        self.max_transitions = DEFAULT_MAX_TRANSITIONS if max_transitions is None else int(max_transitions)
+        self.allow_path = [Path(p).resolve() for p in allow_path]
+        self.sources = {model.file: model.source}
+        self.pnames = {k: (sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**62
+                           else sp.Float(v, 17)) for k, v in params.items()}
+        self.diags: list[Diagnostic] = []
+        # statement positions (for per-statement random streams)
+        self.stmt_index = {id(s): k for k, s in enumerate(model.syntax.statements)} if model.syntax else {}
+
+    # ---- helpers
+    def fail(self, span, message, hint=None, cls=CompileError):
+        raise cls([Diagnostic(span, message, hint)], self.sources)
+
+    def rng(self, stmt, purpose: int) -> np.random.Generator:
+        k = self.stmt_index.get(id(stmt), 0)
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.realization, k, purpose)))
+
+    def sym(self, e, names: Mapping[str, sp.Expr] | None = None, attrs=None) -> sp.Expr:
+        scope_names = dict(self.pnames)
+        if names:
+            scope_names.update(names)
+        try:
+            return to_sympy(e, Scope(scope_names, attrs=attrs, lets=self.model.lets))
+        except ExprError as exc:
+            self.fail(getattr(exc.node, "span", None), exc.message, exc.hint)
+
+    def number(self, e, what: str) -> float:
+        try:
+            v = numeric(self.sym(e), what)
+        except ValueError as exc:
+            self.fail(getattr(e, "span", None), str(exc))
+        except (OverflowError, ZeroDivisionError) as exc:
+            self.fail(getattr(e, "span", None), f"{what}: {exc}")
+        return v
+
+    def integer(self, e, what: str, minimum: int | None = None) -> int:
+        v = self.number(e, what)
+        if not math.isfinite(v) or abs(v - round(v)) > 1e-9 * max(1.0, abs(v)):
+            self.fail(getattr(e, "span", None), f"{what} must be a whole number, got {_g(v)}",
+                      "index ranges and sizes are integers")
+        iv = int(round(v))
+        if minimum is not None and iv < minimum:
+            self.fail(getattr(e, "span", None), f"{what} must be at least {minimum}, got {iv}")
+        return iv
+
+    def array(self, e, values: Mapping[str, np.ndarray], n: int, what: str,
+              attrs: Mapping[tuple[str, str], np.ndarray] | None = None, dtype=float) -> np.ndarray:
+        """Evaluate ``e`` for ``n`` items, names bound to arrays (indices, attributes)."""
+        syms = {k: sp.Symbol(f"v_{k}") for k in values}
+        asyms = {k: sp.Symbol(f"a_{k[0]}_{k[1]}") for k in (attrs or {})}
+        expr = self.sym(e, syms, asyms if attrs is not None else None)
+        bind = {syms[k]: v for k, v in values.items()}
+        bind.update({asyms[k]: v for k, v in (attrs or {}).items()})
+        try:
+            out = evaluate(expr, bind, n)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
+            self.fail(getattr(e, "span", None), f"cannot evaluate {what}: {exc}")
+        return out
+
+    def probability(self, e, values, n, what, attrs=None) -> np.ndarray:
+        p = self.array(e, values, n, what, attrs)
+        bad = ~np.isfinite(p) | (p < 0) | (p > 1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            self.fail(e.span, f"{what} must lie in 0..1, got {_g(float(p[k]))}",
+                      "a probability is a number between 0 and 1")
+        return p
+
+    # ---- node families
+    def family_size_estimate(self, fam: Family) -> tuple[int, int]:
+        """(nodes, undirected edges) upper bounds, computed without allocating."""
+        if fam.kind == "node":
+            n = 1
+            for d in fam.indexes:
+                lo = self.integer(d.lo, f"the lower end of index '{d.var.value}'")
+                hi = self.integer(d.hi, f"the upper end of index '{d.var.value}'")
+                n *= max(hi - lo + 1, 0)
+            return n, 0
+        args = {k: v for k, v in fam.gen_args}
+        g = fam.generator
+
+        def I(name, minimum=None):
+            return self.integer(args[name], f"'{name}' of {g}", minimum)
+        if g == "lattice":
+            dims = [self.integer(d, "a lattice dimension", 1) for d in fam.gen_dims]
+            n = math.prod(dims)
+            return n, n * len(dims)
+        if g in ("triangular", "honeycomb"):
+            n = I("L1", 1) * I("L2", 1)
+            return n, 3 * n
+        if g == "sierpinski":
+            lv = I("level", 0)
+            if lv > 40:
+                return 10**30, 10**30
+            return 3 * (3**lv + 1) // 2, 3 ** (lv + 1)
+        if g == "tree":
+            b, d = I("branching", 1), I("depth", 0)
+            if d * math.log2(max(b, 2)) > 100:
+                return 10**30, 10**30
+            n = sum(b**k for k in range(d + 1))
+            return n, n - 1
+        if g == "erdos_renyi":
+            n = I("n", 1)
+            if "mean_degree" in args:
+                c = self.number(args["mean_degree"], "mean_degree")
+            else:
+                c = self.number(args["p"], "p") * (n - 1)
+            return n, int(n * max(c, 0) / 2 * 1.1 + 100)
+        if g == "random_regular":
+            n, k = I("n", 1), I("k", 0)
+            return n, n * k // 2
+        return 0, 0  # edgelist: known after reading
+
+    def build_family(self, fam: Family, stmt) -> dict:
+        """Enumerate one family: members (index arrays), attributes, own edges."""
+        if fam.kind == "node":
+            lo = [self.integer(d.lo, f"the lower end of index '{d.var.value}'") for d in fam.indexes]
+            hi = [self.integer(d.hi, f"the upper end of index '{d.var.value}'") for d in fam.indexes]
+            shape = tuple(max(h - l + 1, 0) for l, h in zip(lo, hi))
+            total = math.prod(shape) if shape else 1
+            if shape:
+                grid = np.indices(shape, dtype=np.int64).reshape(len(shape), -1)
+                idx = [grid[k] + lo[k] for k in range(len(shape))]
+            else:
+                idx = []
+            names = {d.var.value: idx[k].astype(float) for k, d in enumerate(fam.indexes)}
+            keep = np.ones(total, dtype=bool)
+            if fam.cond is not None:
+                keep &= self.array(fam.cond, names, total, f"the condition of node '{fam.name}'") != 0
+            if fam.prob is not None:
+                p = self.probability(fam.prob, names, total, f"the probability of node '{fam.name}'")
+                keep &= self.rng(stmt, 1).random(total) < p
+            return dict(lo=tuple(lo), shape=shape, idx=idx, keep=keep, base_attrs=names,
+                        index_names=tuple(d.var.value for d in fam.indexes), edges=None,
+                        edge_attrs={})
+        # generated family
+        spec = GENERATORS[fam.generator]
+        args = {k: v for k, v in fam.gen_args}
+        kwargs: dict[str, Any] = {}
+        pos: list[Any] = []
+        if fam.generator == "lattice":
+            pos = [self.integer(d, "a lattice dimension", 1) for d in fam.gen_dims]
+        for k, v in args.items():
+            if k == "periodic":
+                kwargs[k] = bool(v.value) if isinstance(v, S.Bool) else bool(self.number(v, k))
+            elif k == "path":
+                kwargs[k] = self.resolve_path(v)
+            elif k in ("mean_degree", "p"):
+                kwargs[k] = self.number(v, k)
+            elif k == "header":
+                kwargs[k] = bool(self.number(v, k))
+            else:
+                kwargs[k] = self.integer(v, f"'{k}' of {fam.generator}")
+        if spec.random:
+            kwargs["rng"] = self.rng(stmt, 2)
+        try:
+            g: GeneratedGraph = spec.func(*pos, max_nodes=self.max_states, **kwargs)
+        except GeneratorArgError as exc:
+            span = fam.span
+            if exc.arg:
+                for k, v in fam.gen_args:
+                    if k == exc.arg and hasattr(v, "span"):
+                        span = v.span
+            hint = None
+            if "max_nodes" in str(exc) or "exceed" in str(exc):
+                self.fail(span, str(exc), "raise --max-states if the machine has the memory",
+                          cls=LimitError)
+            self.fail(span, f"{fam.generator}: {exc}", hint)
+        keep = np.ones(g.n, dtype=bool)
+        if fam.site_prob is not None:
+            q = self.probability(fam.site_prob, {}, 1, f"the site probability of graph '{fam.name}'")[0]
+            keep &= self.rng(stmt, 3).random(g.n) < q
+        esrc, edst = g.src, g.dst
+        eattrs = dict(getattr(g, "edge_attrs", {}) or {})
+        if fam.prob is not None:
+            p = self.probability(fam.prob, {}, 1, f"the bond probability of graph '{fam.name}'")[0]
+            kept = self.rng(stmt, 4).random(esrc.size) < p
+            esrc, edst = esrc[kept], edst[kept]
+            eattrs = {k: v[kept] for k, v in eattrs.items()}
+        idx = [g.index[:, k] for k in range(g.index.shape[1])]
+        return dict(lo=(1,) * len(g.shape), shape=tuple(g.shape), idx=idx, keep=keep,
+                    base_attrs={k: np.asarray(v, float) for k, v in g.attrs.items()},
+                    index_names=(), edges=(esrc, edst), edge_attrs=eattrs)
+
+    def resolve_path(self, v) -> str:
+        raw = v.value
+        base = Path(self.model.file).resolve().parent if self.model.file not in ("<string>", "") \
+            else Path.cwd()
+        p = (base / raw).resolve()
+        allowed = [base] + self.allow_path
+        if not any(p == a or a in p.parents for a in allowed):
+            self.fail(v.span, f"'{raw}' is outside the model's directory",
+                      "model files may read files beside them; pass --allow-path DIR to permit another folder")
+        if not p.exists():
+            self.fail(v.span, f"no such file '{raw}' (looked in {base})")
+        return str(p)
+
+    def family_attrs(self, fam: Family, members: dict, keep_idx: np.ndarray) -> tuple[dict, dict]:
+        """Evaluate a family's attribute block for its kept members."""
+        n = keep_idx.size
+        base = {k: v[keep_idx] for k, v in members["base_attrs"].items()}
+        out = dict(base) if fam.kind == "graph" else {}
+        sym_exprs: dict[str, sp.Expr | None] = {}
+        values = dict(base)
+        stmt = self._stmt_of(fam)
+        for k, item in enumerate(fam.attrs):
+            name = item.name.value
+            if isinstance(item, S.AttrAssign):
+                arr = self.array(item.value, values, n, f"attribute '{name}' of '{fam.name}'")
+                syms = {v: sp.Symbol(v) for v in values}
+                sym_exprs[name] = self.sym(item.value, syms)
+            else:
+                arr = self.sample(item.dist, values, n, self.rng(stmt, 100 + k),
+                                  f"attribute '{name}' of '{fam.name}'")
+                sym_exprs[name] = None
+            out[name] = arr
+            values[name] = arr
+        for iname in members["index_names"]:
+            out[iname] = base[iname]
+        return out, sym_exprs
+
+    def _stmt_of(self, fam: Family):
+        for s in (self.model.syntax.statements if self.model.syntax else ()):
+            if isinstance(s, (S.NodeStmt, S.GraphStmt)) and s.name.value == fam.name:
+                return s
+        return None
+
+    def sample(self, dist: S.Call, values, n, rng: np.random.Generator, what: str) -> np.ndarray:
+        from .model import DISTRIBUTIONS
+        name = dist.func.value
+        positional, alts = DISTRIBUTIONS[name]
+        kw = {k.name.value: k.value for k in dist.kwargs}
+        args = dict(zip(positional, dist.args))
+        args.update(kw)
+        a = {k: self.array(v, values, n, f"'{k}' of {name}") for k, v in args.items()}
+
+        def need(cond, k, msg):
+            if not np.all(cond):
+                node = args[k]
+                self.fail(getattr(node, "span", dist.span), f"{name}: {msg}, got {_g(float(a[k][np.argmin(cond)]))}",
+                          f"in {what}")
+        for k, v in a.items():
+            need(np.isfinite(v), k, f"'{k}' must be finite")
+        if name == "uniform":
+            need(a["b"] >= a["a"], "b", "needs a <= b")
+            return rng.uniform(a["a"], a["b"], n)
+        if name == "normal":
+            need(a["sd"] >= 0, "sd", "sd must be >= 0")
+            return rng.normal(a["mean"], a["sd"], n)
+        if name == "exponential":
+            if "mean" in a:
+                need(a["mean"] > 0, "mean", "mean must be > 0")
+                return rng.exponential(a["mean"], n)
+            need(a["rate"] > 0, "rate", "rate must be > 0")
+            return rng.exponential(1.0 / a["rate"], n)
+        if name == "gamma":
+            need(a["shape"] > 0, "shape", "shape must be > 0")
+            need(a["scale"] > 0, "scale", "scale must be > 0")
+            return rng.gamma(a["shape"], a["scale"], n)
+        if name == "lognormal":
+            need(a["sigma"] >= 0, "sigma", "sigma must be >= 0")
+            return rng.lognormal(a["mu"], a["sigma"], n)
+        raise AssertionError(name)  # pragma: no cover
+
+    # ---- the whole model
+    def run(self) -> CompiledModel:
+        m = self.model
+        fams = list(m.families.values())
+        stmts = {f.name: self._stmt_of(f) for f in fams}
+        # 1. size estimates before allocating anything
+        est_nodes, est_edges = 0, 0
+        for f in fams:
+            n, e = self.family_size_estimate(f)
+            est_nodes += n
+            est_edges += e
+        for e in m.edges:
+            cands = 1
+            for d in e.stmt.fors:
+                lo = self.integer(d.lo, f"the lower end of '{d.var.value}'")
+                hi = self.integer(d.hi, f"the upper end of '{d.var.value}'")
+                cands *= max(hi - lo + 1, 0)
+            if cands > MAX_FOR_CANDIDATES:
+                self.fail(e.stmt.span, f"this edge statement enumerates {cands:,} candidate edges "
+                          f"(limit {MAX_FOR_CANDIDATES:,})",
+                          "narrow the for ranges or use a graph generator such as erdos_renyi", LimitError)
+            est_edges += cands
+        if est_nodes > self.max_states:
+            self.fail(fams[0].span if fams else None,
+                      f"the model has {est_nodes:,} states, above the limit of {self.max_states:,}",
+                      "raise --max-states (memory ~ 100 bytes per state) or shrink the model", LimitError)
+        est_trans = 2 * est_edges
+        if est_trans > self.max_transitions and est_edges > 0:
+            self.fail(fams[0].span if fams else None,
+                      f"the model has up to {est_trans:,} transitions, above the limit of "
+                      f"{self.max_transitions:,}",
+                      "raise --max-transitions (memory ~ 40 bytes per transition) or shrink the model",
+                      LimitError)
+
+        # 2. families -> node table
+        tables: list[FamilyTable] = []
+        fam_attrs: list[dict[str, np.ndarray]] = []
+        fam_edges: list[tuple[np.ndarray, np.ndarray, dict]] = []
+        sym_attr_exprs: dict[str, dict] = {}
+        start = 0
+        kmax = 0
+        for f in fams:
+            members = self.build_family(f, stmts[f.name])
+            keep_idx = np.flatnonzero(members["keep"])
+            n = keep_idx.size
+            lookup = np.full(members["keep"].size, -1, dtype=np.int64)
+            lookup[keep_idx] = np.arange(start, start + n, dtype=np.int64)
+            attrs, sym_exprs = self.family_attrs(f, members, keep_idx)
+            sym_attr_exprs[f.name] = sym_exprs
+            tables.append(FamilyTable(f.name, f.kind, tuple(members["lo"]), tuple(members["shape"]),
+                                      lookup, start, start + n, members["index_names"], f.generator))
+            fam_attrs.append(attrs)
+            idx_kept = [a[keep_idx] for a in members["idx"]]
+            kmax = max(kmax, len(idx_kept))
+            members["idx_kept"] = idx_kept
+            if members["edges"] is not None:
+                es, ed = members["edges"]
+                gl = lookup[es], lookup[ed]
+                ok = (gl[0] >= 0) & (gl[1] >= 0)
+                fam_edges.append((gl[0][ok], gl[1][ok], {k: v[ok] for k, v in members["edge_attrs"].items()}))
+            members.clear()
+            members["idx_kept"] = idx_kept
+            start += n
+            fam_attrs[-1]["__idx__"] = idx_kept  # type: ignore[assignment]
+        n_nodes = start
+        if n_nodes == 0:
+            self.fail(fams[0].span if fams else Span(m.file, 1, 1, 1, 2),
+                      "the state space is empty: no node exists with these parameters"
+                      if fams else "the model declares no nodes",
+                      "check the 'if' conditions, index ranges and probabilities"
+                      if fams else "declare nodes with 'node NAME' or 'graph NAME = lattice(...)'")
+        family = np.empty(n_nodes, dtype=np.int32)
+        index = np.zeros((n_nodes, kmax), dtype=np.int64)
+        all_names = sorted({k for a in fam_attrs for k in a if k != "__idx__"} | {"F"})
+        attrs = {k: np.zeros(n_nodes) for k in all_names}
+        for fi, (t, a) in enumerate(zip(tables, fam_attrs)):
+            sl = slice(t.start, t.stop)
+            family[sl] = fi
+            for k, col in enumerate(a.pop("__idx__")):
+                index[sl, k] = col
+            for k, v in a.items():
+                attrs[k][sl] = v
+        nodes = NodeTable(tuple(tables), family, index, attrs)
+
+        # 3. edges
+        e_src, e_dst, e_dir, e_attr, e_stmt = [], [], [], [], []
+        gi = 0
+        for f in fams:
+            if f.kind != "graph":
+                continue
+            s, d, ea = fam_edges[gi]
+            gi += 1
+            stmt = stmts[f.name]
+            e_src.append(s); e_dst.append(d); e_dir.append(np.zeros(s.size, bool))
+            e_attr.append(ea); e_stmt.append(np.full(s.size, self.stmt_index.get(id(stmt), -1), np.int32))
+        for e in m.edges:
+            s, d, ea = self.build_edges(e, nodes)
+            e_src.append(s); e_dst.append(d); e_dir.append(np.full(s.size, e.directed))
+            e_attr.append(ea); e_stmt.append(np.full(s.size, self.stmt_index.get(id(e.stmt), -1), np.int32))
+        edge_src = np.concatenate(e_src) if e_src else np.zeros(0, np.int64)
+        edge_dst = np.concatenate(e_dst) if e_dst else np.zeros(0, np.int64)
+        edge_dir = np.concatenate(e_dir) if e_dir else np.zeros(0, bool)
+        edge_stmt = np.concatenate(e_stmt) if e_stmt else np.zeros(0, np.int32)
+        ne = edge_src.size
+        enames = sorted({k for a in e_attr for k in a})
+        edge_attrs: dict[str, np.ndarray] = {}
+        defaults = {"weight": 1.0, "B": 0.0}
+        for k in set(enames) | {"weight", "B"}:
+            col = np.full(ne, defaults.get(k, np.nan if k == "rate" else 0.0))
+            pos = 0
+            for s, a in zip(e_src, e_attr):
+                if k in a:
+                    col[pos:pos + s.size] = a[k]
+                pos += s.size
+            edge_attrs[k] = col
+        # degree: each edge counts once at each endpoint (self-loops were dropped)
+        degree = (np.bincount(edge_src, minlength=n_nodes) + np.bincount(edge_dst, minlength=n_nodes)).astype(float)
+        nodes.attrs["degree"] = degree
+
+        # 4. transitions: both directions of undirected edges
+        und = ~edge_dir
+        t_src = np.concatenate([edge_src, edge_dst[und]])
+        t_dst = np.concatenate([edge_dst, edge_src[und]])
+        t_eid = np.concatenate([np.arange(ne), np.flatnonzero(und)])
+        if t_src.size > self.max_transitions:
+            self.fail(None, f"the model has {t_src.size:,} transitions, above the limit of "
+                      f"{self.max_transitions:,}", "raise --max-transitions", LimitError)
+        rates, sym = self.rates(nodes, t_src, t_dst, t_eid, edge_attrs, edge_stmt)
+        Q = assemble_generator(t_src, t_dst, rates, n_nodes)
+
+        # 5. init, sets
+        init = self.initial(nodes)
+        sets, labels = {}, {}
+        for ob in m.observables.values():
+            self.collect_sets(ob, nodes, sets, labels)
+        for p in m.predictions:
+            for ob in p.observables:
+                self.collect_sets(ob, nodes, sets, labels)
+        labels["init"] = np.flatnonzero(init > 0).astype(np.int64)
+        cm = CompiledModel(model=m, params=dict(self.params), seed=self.seed,
+                           realization=self.realization, nodes=nodes, src=t_src, dst=t_dst,
+                           rates=rates, edge_src=edge_src, edge_dst=edge_dst, edge_directed=edge_dir,
+                           edge_attrs=edge_attrs, generator=Q, init=init, labels=labels, sets=sets,
+                           symbolic_rates=sym, family_attr_exprs=sym_attr_exprs,
+                           transition_stmt=edge_stmt[t_eid])
+        if not is_generator(Q):
+            self.fail(None, "internal error: the assembled matrix is not a generator")
+        return cm
+
+    def build_edges(self, e, nodes: NodeTable):
+        st = e.stmt
+        fors = st.fors
+        if fors:
+            lo = [self.integer(d.lo, f"the lower end of '{d.var.value}'") for d in fors]
+            hi = [self.integer(d.hi, f"the upper end of '{d.var.value}'") for d in fors]
+            shape = tuple(max(h - l + 1, 0) for l, h in zip(lo, hi))
+            total = math.prod(shape)
+            grid = np.indices(shape, dtype=np.int64).reshape(len(shape), -1)
+            vars_ = {d.var.value: (grid[k] + lo[k]).astype(float) for k, d in enumerate(fors)}
+        else:
+            total = 1
+            vars_ = {}
+        keep = np.ones(total, dtype=bool)
+        if st.cond is not None and total:
+            keep &= self.array(st.cond, vars_, total, "the edge condition") != 0
+        vars_ = {k: v[keep] for k, v in vars_.items()}
+        total = int(keep.sum())
+        ends = []
+        for ref, role in ((st.src, "source"), (st.dst, "target")):
+            fam = nodes.family_table(ref.name.value)
+            if fam.ndim == 0:
+                ids = np.full(total, fam.lookup[0] if fam.lookup.size else -1, dtype=np.int64)
+                inr = np.ones(total, bool)
+            else:
+                idx = []
+                for k, sub in enumerate(ref.subs):
+                    v = self.array(sub, vars_, total, f"index {k + 1} of the edge {role}")
+                    r = np.rint(v)
+                    bad = ~np.isfinite(v) | (np.abs(v - r) > 1e-9)
+                    if bad.any():
+                        j = int(np.argmax(bad))
+                        self.fail(sub.span, f"the edge {role} index evaluates to {_g(float(v[j]))}, "
+                                  "not a whole number", "node indices are integers")
+                    idx.append(r.astype(np.int64))
+                ids, inr = fam.ids(idx)
+                if not fors and not inr.all():
+                    vals = ", ".join(str(int(a[0])) for a in idx)
+                    ranges = ", ".join(f"{l}..{l + s - 1}" for l, s in zip(fam.lo, fam.shape))
+                    self.fail(ref.span, f"index out of range: {ref.name.value}[{vals}] "
+                              f"(declared {ref.name.value}[{ranges}])",
+                              "an edge outside a for clause must name an existing member")
+            ends.append(ids)
+        s, d = ends
+        ok = (s >= 0) & (d >= 0)
+        selfloop = ok & (s == d)
+        ok &= s != d
+        if st.prob is not None and total:
+            p = self.probability(st.prob, vars_, total, "the edge probability")
+            ok &= self.rng(st, 5).random(total) < p
+        s, d = s[ok], d[ok]
+        vars_ = {k: v[ok] for k, v in vars_.items()}
+        m = s.size
+        node_attr_arrays = {}
+        eattrs: dict[str, np.ndarray] = {}
+        used_attr = {(n.obj.value, n.attr.value) for a in st.attrs for n in walk(getattr(a, "value", None) or a.dist)
+                     if isinstance(n, S.Attribute)}
+        for (o, a) in used_attr:
+            if o in ("src", "dst"):
+                col = nodes.attrs.get(a)
+                if col is None:
+                    col = np.zeros(nodes.n)
+                node_attr_arrays[(o, a)] = col[s if o == "src" else d]
+        values = dict(vars_)
+        for k, item in enumerate(st.attrs):
+            name = item.name.value
+            attrs_now = dict(node_attr_arrays)
+            attrs_now.update({("edge", kk): vv for kk, vv in eattrs.items()})
+            if isinstance(item, S.AttrAssign):
+                arr = self.array(item.value, values, m, f"edge attribute '{name}'", attrs=attrs_now)
+            else:
+                arr = self.sample(item.dist, values, m, self.rng(st, 200 + k), f"edge attribute '{name}'")
+            eattrs[name] = arr
+            values[name] = arr
+        if "weight" in eattrs:
+            w = eattrs["weight"]
+            bad = ~np.isfinite(w) | (w < 0)
+            if bad.any():
+                j = int(np.argmax(bad))
+                self.fail(st.span, f"edge weight {_g(float(w[j]))} on {nodes.name(int(s[j]))} "
+                          f"{st.op} {nodes.name(int(d[j]))} is not a non-negative number")
+        return s, d, eattrs
+
+    def rates(self, nodes: NodeTable, t_src, t_dst, t_eid, edge_attrs, edge_stmt):
+        """Rates of all transitions from the law (or each edge's own ``rate``)."""
+        m = self.model
+        law = m.rate
+        F_s, F_d, w, B = sp.symbols("F_src F_dst w B")
+        if law.law is not None:
+            args = {k: self.sym(v) for k, v in law.args}
+            R0 = args.get("R0", sp.Integer(1))
+            beta = args.get("beta", sp.Integer(1))
+            dF = F_d - F_s
+            expr = {
+                "arrhenius": R0 * w * sp.exp(-beta * dF),
+                "metropolis": R0 * w * sp.Min(1, sp.exp(-beta * dF)),
+                "glauber": R0 * w / (1 + sp.exp(beta * dF)),
+                "barrier": R0 * w * sp.exp(-beta * (sp.Max(F_s, F_d) + B - F_s)),
+                "uniform": R0 * w,
+            }[law.law]
+            bind = {F_s: nodes.attrs["F"][t_src], F_d: nodes.attrs["F"][t_dst],
+                    w: edge_attrs["weight"][t_eid], B: edge_attrs["B"][t_eid]}
+            # log-space evaluation of exponential laws keeps huge barriers finite-or-zero honestly
+            rates = evaluate(expr, bind, t_src.size)
+            sym = (expr, {"F_src": F_s, "F_dst": F_d, "w": w, "B": B})
+        else:
+            used = {(n.obj.value, n.attr.value) for n in walk(law.expr) if isinstance(n, S.Attribute)}
+            asyms = {k: sp.Symbol(f"{k[0]}.{k[1]}") for k in used}
+            expr = self.sym(law.expr, attrs=asyms) * w
+            bind: dict = {w: edge_attrs["weight"][t_eid]}
+            for (o, a), s in asyms.items():
+                if o == "edge":
+                    col = edge_attrs.get(a)
+                    if col is None:
+                        col = np.zeros(edge_attrs["weight"].size)
+                    bind[s] = col[t_eid]
+                else:
+                    col = nodes.attrs.get(a, np.zeros(nodes.n))
+                    bind[s] = col[t_src if o == "src" else t_dst]
+            rates = evaluate(expr, bind, t_src.size)
+            sym = (expr, {f"{o}.{a}": s for (o, a), s in asyms.items()} | {"w": w})
+        own = edge_attrs.get("rate")
+        if own is not None:
+            o = own[t_eid]
+            has = ~np.isnan(o)
+            rates = np.where(has, o * edge_attrs["weight"][t_eid], rates)
+        bad = ~np.isfinite(rates) | (rates < 0)
+        if bad.any():
+            j = int(np.argmax(bad))
+            what = "NaN" if np.isnan(rates[j]) else ("infinite" if np.isinf(rates[j]) else
+                                                     f"negative ({_g(float(rates[j]))})")
+            stmt_k = int(edge_stmt[t_eid[j]])
+            span = m.syntax.statements[stmt_k].span if (m.syntax and stmt_k >= 0) else law.span
+            self.fail(span, f"the rate of {nodes.name(int(t_src[j]))} -> {nodes.name(int(t_dst[j]))} "
+                      f"is {what} ({int(bad.sum())} transition{'s' if bad.sum() > 1 else ''} in all)",
+                      "rates must be finite and >= 0: check the rate law's parameters and the "
+                      "attributes it reads (an exp overflow means beta*dF is too large)")
+        return rates, sym
+
+    def initial(self, nodes: NodeTable) -> np.ndarray:
+        m = self.model
+        init = m.init
+        n = nodes.n
+        p = np.zeros(n)
+        if init.kind == "uniform":
+            p[:] = 1.0 / n
+            return p
+        if init.kind == "boltzmann":
+            beta = self.number(init.beta, "beta of init boltzmann")
+            F = nodes.attrs["F"]
+            with np.errstate(over="ignore"):
+                w = np.exp(-beta * (F - F.min() if beta >= 0 else F - F.max()))
+            return w / w.sum()
+        if init.kind == "set":
+            ids = self.resolve_set(init.target, nodes, exist_required=True)
+            if ids.size == 0:
+                self.fail(init.target.span, f"init '{init.target.text}' names no existing node",
+                          "with these parameters the node was removed (if / with probability)")
+            p[ids] = 1.0 / ids.size
+            return p
+        total = 0.0
+        for s, v in init.weights:
+            ids = self.resolve_set(s, nodes, exist_required=True)
+            val = self.number(v, "an init probability")
+            if not (0 <= val <= 1):
+                self.fail(v.span, f"an init probability must lie in 0..1, got {_g(val)}")
+            if ids.size == 0:
+                self.fail(s.span, f"init '{s.text}' names no existing node")
+            p[ids] += val
+            total += val
+        if abs(total - 1.0) > 1e-9:
+            self.fail(init.span, f"the init probabilities sum to {_g(total)}, not 1",
+                      "make them add up to 1")
+        return p
+
+    def resolve_set(self, spec: SetSpec, nodes: NodeTable, exist_required: bool = False) -> np.ndarray:
+        """Node ids of a set (sorted, unique)."""
+        if spec.kind == "literal":
+            parts = [self.resolve_set(e, nodes, exist_required) for e in spec.elems]
+            return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        if spec.kind == "where":
+            values = {k: v for k, v in nodes.attrs.items()}
+            mask = self.array(spec.cond, values, nodes.n, "the where() condition") != 0
+            return np.flatnonzero(mask).astype(np.int64)
+        fam = nodes.family_table(spec.family)
+        if spec.kind == "family":
+            return np.arange(fam.start, fam.stop, dtype=np.int64)
+        axes = []
+        for k, sub in enumerate(spec.subs):
+            if sub is None:
+                axes.append(np.arange(fam.lo[k], fam.lo[k] + fam.shape[k]))
+            else:
+                v = self.number(sub, f"index {k + 1} of {spec.text}")
+                if abs(v - round(v)) > 1e-9:
+                    self.fail(sub.span, f"index {_g(v)} is not a whole number")
+                iv = int(round(v))
+                if not fam.lo[k] <= iv < fam.lo[k] + fam.shape[k]:
+                    self.fail(sub.span, f"index out of range in {spec.text}: {iv} is outside "
+                              f"{fam.lo[k]}..{fam.lo[k] + fam.shape[k] - 1}",
+                              f"'{spec.family}' has indices "
+                              + ", ".join(f"{l}..{l + s - 1}" for l, s in zip(fam.lo, fam.shape)))
+                axes.append(np.array([iv]))
+        if fam.ndim == 0:
+            ids = fam.lookup.copy()
+        else:
+            mesh = np.meshgrid(*axes, indexing="ij")
+            ids, _ = fam.ids([g.ravel() for g in mesh])
+        return np.unique(ids[ids >= 0]).astype(np.int64)
+
+    def collect_sets(self, ob: Observable, nodes, sets, labels):
+        for k, s in enumerate(ob.sets):
+            ids = self.resolve_set(s, nodes)
+            sets[s.text] = ids
+            label = ob.name if len(ob.sets) == 1 else f"{ob.name}_{'ab'[k]}"
+            labels[_label_name(label)] = ids
+
+
+def _label_name(text: str) -> str:
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+    if not out or out[0].isdigit():
+        out = "l_" + out
+    return out
+
+
+def assemble_generator(src: np.ndarray, dst: np.ndarray, rates: np.ndarray, n: int) -> sp_sparse.csr_matrix:
+    """``Q`` from transition lists: off-diagonal rates (parallel ones summed), diagonal = -row sum."""
+    exit_ = np.bincount(src, weights=rates, minlength=n)
+    rows = np.concatenate([src, np.arange(n)])
+    cols = np.concatenate([dst, np.arange(n)])
+    vals = np.concatenate([rates, -exit_])
+    Q = sp_sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    Q.sum_duplicates()
+    Q.sort_indices()
+    return Q
+
+
+def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: int = 1,
+                  realization: int = 0, *, max_states: int | None = None,
+                  max_transitions: int | None = None, allow_path: Iterable[str] = ()) -> CompiledModel:
+    """Compile a checked model with parameter values and a seed.
+
+    Parameters
+    ----------
+    model : Model
+        From :func:`semdsl.semantics.check` (or :func:`semdsl.load`).
+    params : mapping, optional
+        Overrides of parameter defaults (``{"D": 2500}``); checked against the ranges.
+    seed, realization : int
+        Every random draw comes from ``SeedSequence(seed, spawn_key=(realization, ...))``.
+    max_states, max_transitions : int, optional
+        Refuse (before allocating) models larger than this.
+
+    Returns
+    -------
+    CompiledModel
+    """
+    values = resolve_params(model, params)
+    return _Compiler(model, values, seed, realization, max_states, max_transitions, allow_path).run()

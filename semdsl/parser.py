@@ -1,0 +1,467 @@
+"""Text -> syntax tree.
+
+The grammar (``grammar/semdsl.lark``, shipped as ``semdsl.grammar``) is loaded once by
+:func:`lark_parser` (LALR with a contextual lexer, positions propagated).  The
+:class:`ToSyntax` transformer only *builds* :mod:`semdsl.syntax` nodes; checks belong
+to :mod:`semdsl.semantics`.  Syntax errors are turned into diagnostics that say what
+was expected; after an error the offending statement is blanked out and parsing
+resumes, so that every syntax error in a file is reported in one go.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import syntax as S
+from .errors import Diagnostic, SemdslError, Span
+
+STATEMENT_KEYWORDS = ("model", "param", "let", "node", "graph", "edge", "rate", "init",
+                      "observable", "predict")
+MAX_SYNTAX_ERRORS = 20
+
+
+def grammar_text() -> str:
+    """The grammar file's text, from the installed package or the source tree."""
+    try:
+        return resources.files("semdsl.grammar").joinpath("semdsl.lark").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):  # running from a source checkout
+        here = Path(__file__).resolve().parent.parent / "grammar" / "semdsl.lark"
+        return here.read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def lark_parser() -> Lark:
+    """The one LALR parser, built once per process."""
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
+                maybe_placeholders=True, start="start")
+
+
+# ------------------------------------------------------------------ span helpers
+def _tok_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line, tok.column, tok.end_line or tok.line,
+                tok.end_column or tok.column + len(str(tok)))
+
+
+def _meta_span(file: str, meta) -> Span:
+    if getattr(meta, "empty", True):
+        return Span(file, 0, 0, 0, 0)
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _join(a: Span, b: Span) -> Span:
+    return Span(a.file, a.line, a.column, b.end_line, b.end_column)
+
+
+@v_args(meta=True)
+class ToSyntax(Transformer):
+    """Builds :mod:`semdsl.syntax` nodes; one method per grammar rule or alias."""
+
+    def __init__(self, file: str):
+        super().__init__(visit_tokens=False)
+        self.file = file
+
+    # helpers
+    def _s(self, meta) -> Span:
+        return _meta_span(self.file, meta)
+
+    def _id(self, tok: Token) -> S.Ident:
+        return S.Ident(str(tok), _tok_span(self.file, tok))
+
+    # ---- file and statements
+    def start(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def model_stmt(self, meta, ch):
+        name, title = ch
+        return S.ModelStmt(self._id(name), _unquote(title) if title is not None else None,
+                           self._s(meta))
+
+    def param_stmt(self, meta, ch):
+        name, default, rng, doc = ch
+        lo, hi = rng if rng is not None else (None, None)
+        return S.ParamStmt(self._id(name), default, lo, hi,
+                           _unquote(doc) if doc is not None else None, self._s(meta))
+
+    def param_range(self, meta, ch):
+        return (ch[0], ch[1])
+
+    def let_stmt(self, meta, ch):
+        return S.LetStmt(self._id(ch[0]), ch[1], self._s(meta))
+
+    def node_stmt(self, meta, ch):
+        name, idx, cond, prob, attrs = ch
+        return S.NodeStmt(self._id(name), idx or (), cond, prob, attrs or (), self._s(meta))
+
+    def index_decls(self, meta, ch):
+        return tuple(ch)
+
+    def index_decl(self, meta, ch):
+        return S.IndexDecl(self._id(ch[0]), ch[1], ch[2], self._s(meta))
+
+    def if_clause(self, meta, ch):
+        return ch[0]
+
+    def prob_clause(self, meta, ch):
+        return ch[0]
+
+    def site_clause(self, meta, ch):
+        return ch[-1]
+
+    def graph_stmt(self, meta, ch):
+        name, gen, bond, site, attrs = ch
+        return S.GraphStmt(self._id(name), gen, bond, site, attrs or (), self._s(meta))
+
+    def edge_stmt(self, meta, ch):
+        src, op, dst, fors, cond, prob, attrs = ch
+        return S.EdgeStmt(src, str(op), dst, fors or (), cond, prob, attrs or (), self._s(meta))
+
+    def for_clause(self, meta, ch):
+        return tuple(ch)
+
+    def rate_law(self, meta, ch):
+        return S.RateLawStmt(ch[0], self._s(meta))
+
+    def rate_expr(self, meta, ch):
+        return S.RateExprStmt(ch[0], self._s(meta))
+
+    def init_stmt(self, meta, ch):
+        return S.InitStmt(ch[0], self._s(meta))
+
+    def init_call(self, meta, ch):
+        return ch[0]
+
+    def init_block(self, meta, ch):
+        return S.InitBlock(tuple(c for c in ch if c is not None), self._s(meta))
+
+    def init_item(self, meta, ch):
+        return (ch[0], ch[1])
+
+    def observable_stmt(self, meta, ch):
+        return S.ObservableStmt(self._id(ch[0]), ch[1], self._s(meta))
+
+    def predict_stmt(self, meta, ch):
+        items, rest = [], []
+        for c in ch:
+            if isinstance(c, (S.Ident, S.Call)) and not rest:
+                items.append(c)
+            else:
+                rest.append(c)
+        axis = methods = options = None
+        for c in rest:
+            if c is None:
+                continue
+            if isinstance(c, (S.AxisAt, S.AxisOver, S.AxisStationary)):
+                axis = c
+            elif isinstance(c, _Methods):
+                methods = c.names
+            elif isinstance(c, _Options):
+                options = c.options
+        return S.PredictStmt(tuple(items), axis, methods or (), options or (), self._s(meta))
+
+    def predict_name(self, meta, ch):
+        return self._id(ch[0])
+
+    def axis_at(self, meta, ch):
+        return S.AxisAt(self._id(ch[0]), ch[1], self._s(meta))
+
+    def axis_over(self, meta, ch):
+        var, lo, hi, log, points = ch
+        return S.AxisOver(self._id(var), lo, hi, log is not None, points, self._s(meta))
+
+    def axis_stationary(self, meta, ch):
+        return S.AxisStationary(self._s(meta))
+
+    def points(self, meta, ch):
+        return ch[0]
+
+    def methods(self, meta, ch):
+        return _Methods(tuple(self._id(t) for t in ch))
+
+    def options(self, meta, ch):
+        return _Options(tuple(ch))
+
+    def option(self, meta, ch):
+        return S.Option(self._id(ch[0]), ch[1], self._s(meta))
+
+    # ---- blocks
+    def attr_block(self, meta, ch):
+        return tuple(c for c in ch if c is not None)
+
+    def attr_assign(self, meta, ch):
+        return S.AttrAssign(self._id(ch[0]), ch[1], self._s(meta))
+
+    def attr_random(self, meta, ch):
+        return S.AttrRandom(self._id(ch[0]), ch[1], self._s(meta))
+
+    # ---- calls and sets
+    def call(self, meta, ch):
+        func, *args = ch
+        pos, kw = [], []
+        for a in args:
+            if a is None:
+                continue
+            (kw if isinstance(a, S.KwArg) else pos).append(a)
+        return S.Call(self._id(func), tuple(pos), tuple(kw), self._s(meta))
+
+    def kwarg(self, meta, ch):
+        return S.KwArg(self._id(ch[0]), ch[1], self._s(meta))
+
+    def node_ref(self, meta, ch):
+        name, subs = ch
+        return S.NodeRef(self._id(name), subs, self._s(meta))
+
+    def subscript(self, meta, ch):
+        return tuple(ch)
+
+    def star(self, meta, ch):
+        return S.Star(self._s(meta))
+
+    def set_literal(self, meta, ch):
+        return S.SetLiteral(tuple(c for c in ch if c is not None), self._s(meta))
+
+    # ---- expressions
+    def or_(self, meta, ch):
+        return ch[0] if len(ch) == 1 else S.BoolOp("or", tuple(ch), self._s(meta))
+
+    def and_(self, meta, ch):
+        return ch[0] if len(ch) == 1 else S.BoolOp("and", tuple(ch), self._s(meta))
+
+    def not_(self, meta, ch):
+        return S.Not(ch[0], self._s(meta))
+
+    def compare(self, meta, ch):
+        if len(ch) == 1:
+            return ch[0]
+        left, op, right = ch
+        return S.Compare(str(op), left, right, self._s(meta))
+
+    def binop(self, meta, ch):
+        left, op, right = ch
+        op = "^" if str(op) in ("^", "**") else str(op)
+        return S.BinOp(op, left, right, self._s(meta))
+
+    def neg(self, meta, ch):
+        return S.Unary("-", ch[0], self._s(meta))
+
+    def pos(self, meta, ch):
+        return S.Unary("+", ch[0], self._s(meta))
+
+    def number(self, meta, ch):
+        return S.Num(float(ch[0]), str(ch[0]), self._s(meta))
+
+    def true(self, meta, ch):
+        return S.Bool(True, self._s(meta))
+
+    def false(self, meta, ch):
+        return S.Bool(False, self._s(meta))
+
+    def string(self, meta, ch):
+        return S.Str(_unquote(ch[0]), self._s(meta))
+
+    def name(self, meta, ch):
+        return S.Name(str(ch[0]), self._s(meta))
+
+    def attribute(self, meta, ch):
+        return S.Attribute(self._id(ch[0]), self._id(ch[1]), self._s(meta))
+
+    def indexed(self, meta, ch):
+        return S.Indexed(self._id(ch[0]), ch[1], self._s(meta))
+
+
+class _Methods:
+    def __init__(self, names):
+        self.names = names
+
+
+class _Options:
+    def __init__(self, options):
+        self.options = options
+
+
+def _unquote(tok) -> str:
+    s = str(tok)
+    return s[1:-1] if len(s) >= 2 and s[0] == s[-1] == '"' else s
+
+
+# ----------------------------------------------------------------- syntax errors
+_TERMINAL_WORDS = {
+    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_NL": "end of line",
+    "$END": "end of file", "EDGE_OP": "'--' or '->'", "COMP_OP": "a comparison",
+    "ADD_OP": "'+' or '-'", "MUL_OP": "'*' or '/'", "POW_OP": "'^'", "LOG": "'log'",
+    "SITES": "'sites'",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _terminal_display() -> dict[str, str]:
+    out = dict(_TERMINAL_WORDS)
+    for term in lark_parser().terminals:
+        if term.name in out:
+            continue
+        pat = term.pattern
+        if isinstance(pat, lark.lexer.PatternStr):
+            out[term.name] = f"'{pat.value}'"
+    return out
+
+
+def _describe_expected(expected) -> str:
+    disp = _terminal_display()
+    words = sorted({disp.get(t, t) for t in expected if t not in ("COMMENT",)},
+                   key=lambda w: (not w.startswith("a ") and not w.startswith("end"), w))
+    if not words:
+        return ""
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words)
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    if tok.type == "_NL":
+        return "end of line"
+    text = str(tok)
+    return f"'{text}'" if len(text) <= 30 else f"'{text[:27]}...'"
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    lines = text.splitlines() or [""]
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        tok = exc.token
+        line, col = tok.line, tok.column
+        width = len(str(tok)) if tok.type != "_NL" else 1
+        if tok.type == "_NL":  # point just past the end of the line that stopped early
+            line = tok.line
+            col = len(lines[line - 1].rstrip()) + 1 if line <= len(lines) else 1
+            col = _before_comment(lines[line - 1], col) if line <= len(lines) else col
+        expected = _describe_expected(exc.expected)
+        msg = f"unexpected {_describe_token(tok)}"
+        if expected:
+            msg += f", expected {expected}"
+        hint = _syntax_hint(exc, tok)
+        return Diagnostic(Span(file, line, col, line, col + width), "syntax error: " + msg, hint)
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        msg = f"syntax error: unexpected character {ch!r}"
+        hint = None
+        if ch == "'":
+            hint = "strings use double quotes: \"...\""
+        elif ch in "&|":
+            hint = "use 'and' / 'or' for logic"
+        elif ch == "=" :
+            hint = "use '==' to compare, '=' only to assign"
+        elif ch == "!":
+            hint = "use 'not' for negation, '!=' for inequality"
+        return Diagnostic(Span(file, exc.line, exc.column, exc.line, exc.column + 1), msg, hint)
+    # end of file
+    last = len(lines)
+    col = len(lines[-1]) + 1 if lines else 1
+    expected = _describe_expected(getattr(exc, "expected", ()) or ())
+    msg = "syntax error: unexpected end of file" + (f", expected {expected}" if expected else "")
+    hint = "a '{' block is not closed" if _unbalanced(text) else None
+    return Diagnostic(Span(file, last, max(col, 1), last, max(col, 1) + 1), msg, hint)
+
+
+def _before_comment(line: str, col: int) -> int:
+    i = line.find("#")
+    if i >= 0:
+        return len(line[:i].rstrip()) + 1
+    return col
+
+
+def _unbalanced(text: str) -> bool:
+    stripped = re.sub(r'"[^"\n]*"|#[^\n]*', "", text)
+    return stripped.count("{") > stripped.count("}")
+
+
+def _syntax_hint(exc: UnexpectedToken, tok: Token) -> str | None:
+    expected = set(exc.expected)
+    if tok.type == "_NL" and "RBRACE" in expected:
+        return "close the block with '}'"
+    if tok.type == "NAME" and str(tok) in STATEMENT_KEYWORDS:
+        return "one statement per line: start a new line before this keyword"
+    if tok.type == "_NL" and expected & {"NAME", "NUMBER", "LPAR"}:
+        return "the line ends before the expression does"
+    if tok.type == "EQUAL" and "COMP_OP" in expected:
+        return "use '==' to compare"
+    if "DOUBLE_DOT" in expected or "__ANON_0" in expected:
+        return "ranges are written 'A..B'"
+    return None
+
+
+def _blank_statement(text: str, line: int) -> str:
+    """Blank out the statement containing ``line`` (1-based), keeping line numbers."""
+    lines = text.split("\n")
+    n = len(lines)
+    line = min(max(line, 1), n)
+
+    def starts_statement(s: str) -> bool:
+        w = s.strip().split(None, 1)
+        return bool(w) and w[0] in STATEMENT_KEYWORDS
+
+    start = line - 1
+    while start > 0 and not starts_statement(lines[start]):
+        start -= 1
+    end = line  # exclusive
+    while end < n and not starts_statement(lines[end]):
+        end += 1
+    for k in range(start, end):
+        lines[k] = ""
+    return "\n".join(lines)
+
+
+def parse(text: str, file: str = "<string>") -> S.ModelFile:
+    """Parse model text into a :class:`~semdsl.syntax.ModelFile`.
+
+    Raises :class:`~semdsl.errors.SemdslError` listing every syntax error found
+    (up to 20), each with the tokens that were expected.
+    """
+    parser = lark_parser()
+    diags: list[Diagnostic] = []
+    attempt = text
+    tree = None
+    seen_lines: set[int] = set()
+    while len(diags) < MAX_SYNTAX_ERRORS:
+        try:
+            tree = parser.parse(attempt)
+            break
+        except UnexpectedInput as exc:
+            d = _syntax_diagnostic(exc, file, text)
+            if d.span.line in seen_lines:
+                break
+            seen_lines.add(d.span.line)
+            diags.append(d)
+            if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken)
+                                                  and exc.token.type == "$END"):
+                break
+            blanked = _blank_statement(attempt, d.span.line)
+            if blanked == attempt:
+                break
+            attempt = blanked
+    if diags:
+        raise SemdslError(diags, {file: text})
+    assert tree is not None
+    statements = ToSyntax(file).transform(tree)
+    return S.ModelFile(tuple(statements), file, text)
+
+
+def parse_file(path: str | Path) -> S.ModelFile:
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except FileNotFoundError:
+        raise SemdslError(Diagnostic(Span(str(path), 0, 0, 0, 0), f"no such file '{path}'"))
+    except UnicodeDecodeError as exc:
+        raise SemdslError(Diagnostic(Span(str(path), 0, 0, 0, 0),
+                                     f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"))
+    except OSError as exc:
+        raise SemdslError(Diagnostic(Span(str(path), 0, 0, 0, 0),
+                                     f"cannot read '{path}': {exc.strerror}"))
+    return parse(text, str(path))
