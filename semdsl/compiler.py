@@ -45,6 +45,7 @@ DEFAULT_MAX_TRANSITIONS = 400_000_000
 MAX_FOR_CANDIDATES = 200_000_000
 #: models up to this many nodes get a per-node symbolic master equation
 SYMBOLIC_NODE_LIMIT = 400
+FOR_PREFIX = "\0for:"
 
 
 # ----------------------------------------------------------------- compiled data
@@ -179,13 +180,15 @@ class CompiledModel:
     edge_dst: np.ndarray
     edge_directed: np.ndarray
     edge_attrs: dict[str, np.ndarray]
+    edge_for: dict[str, np.ndarray]     # values of `for` variables per edge (NaN elsewhere)
+    edge_stmt: np.ndarray               # statement number of each edge
     generator: sp_sparse.csr_matrix
     init: np.ndarray
     labels: dict[str, np.ndarray]
     sets: dict[str, np.ndarray]
     symbolic_rates: tuple[sp.Expr, dict[str, sp.Symbol]] | None = field(default=None, repr=False)
     family_attr_exprs: dict[str, dict[str, sp.Expr | None]] = field(default_factory=dict, repr=False)
-    transition_stmt: np.ndarray | None = field(default=None, repr=False)
+    transition_edge: np.ndarray | None = field(default=None, repr=False)  # edge id of each transition
 
     @property
     def n(self) -> int:
@@ -712,14 +715,19 @@ class _Compiler:
         enames = sorted({k for a in e_attr for k in a})
         edge_attrs: dict[str, np.ndarray] = {}
         defaults = {"weight": 1.0, "B": 0.0}
+        edge_for: dict[str, np.ndarray] = {}
         for k in set(enames) | {"weight", "B"}:
-            col = np.full(ne, defaults.get(k, np.nan if k == "rate" else 0.0))
+            is_for = k.startswith(FOR_PREFIX)
+            col = np.full(ne, defaults.get(k, np.nan if (k == "rate" or is_for) else 0.0))
             pos = 0
             for s, a in zip(e_src, e_attr):
                 if k in a:
                     col[pos:pos + s.size] = a[k]
                 pos += s.size
-            edge_attrs[k] = col
+            if is_for:
+                edge_for[k[len(FOR_PREFIX):]] = col
+            else:
+                edge_attrs[k] = col
         # degree: each edge counts once at each endpoint (self-loops were dropped)
         degree = (np.bincount(edge_src, minlength=n_nodes) + np.bincount(edge_dst, minlength=n_nodes)).astype(float)
         nodes.attrs["degree"] = degree
@@ -743,13 +751,12 @@ class _Compiler:
         for p in m.predictions:
             for ob in p.observables:
                 self.collect_sets(ob, nodes, sets, labels)
-        labels["init"] = np.flatnonzero(init > 0).astype(np.int64)
         cm = CompiledModel(model=m, params=dict(self.params), seed=self.seed,
                            realization=self.realization, nodes=nodes, src=t_src, dst=t_dst,
                            rates=rates, edge_src=edge_src, edge_dst=edge_dst, edge_directed=edge_dir,
-                           edge_attrs=edge_attrs, generator=Q, init=init, labels=labels, sets=sets,
+                           edge_attrs=edge_attrs, edge_for=edge_for, edge_stmt=edge_stmt, generator=Q, init=init, labels=labels, sets=sets,
                            symbolic_rates=sym, family_attr_exprs=sym_attr_exprs,
-                           transition_stmt=edge_stmt[t_eid])
+                           transition_edge=t_eid)
         if not is_generator(Q):
             self.fail(None, "internal error: the assembled matrix is not a generator")
         return cm
@@ -835,6 +842,8 @@ class _Compiler:
                 j = int(np.argmax(bad))
                 self.fail(st.span, f"edge weight {_g(float(w[j]))} on {nodes.name(int(s[j]))} "
                           f"{st.op} {nodes.name(int(d[j]))} is not a non-negative number")
+        for k, v in vars_.items():
+            eattrs[f"{FOR_PREFIX}{k}"] = v
         return s, d, eattrs
 
     def rates(self, nodes: NodeTable, t_src, t_dst, t_eid, edge_attrs, edge_stmt):

@@ -1,0 +1,225 @@
+"""The ``semdsl`` command line: a thin layer over the Python API.
+
+Every user error (a mistake in the model file, a bad ``--set``, a size above a limit)
+is printed as ``file:line:col: error: ...`` with the source line, a caret and a hint,
+and the command exits with status 1.  A Python traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import SemdslError
+
+EMIT_FORMATS = ("master", "latex", "matrix", "prism", "drn", "json", "graphml", "dot")
+
+DESCRIPTION = """\
+semdsl: model neural-network training as a random walk on a semantic landscape.
+
+A .sem file declares nodes (algorithms with a fallibility F), edges, a rate law,
+where the walk starts, observables and predictions.  semdsl checks it, compiles it
+to a master equation and a sparse generator, and exports it (PRISM and DRN for the
+Storm model checker, GraphML, DOT, JSON, NumPy).
+"""
+
+EPILOG = """\
+examples:
+  semdsl check models/grokking.sem
+  semdsl compile models/grokking.sem --emit master
+  semdsl compile models/grokking.sem --emit prism -o grokking.prism --set D=8000 --seed 3
+  semdsl compile models/random_walk.sem --emit matrix -o walk.npz
+
+exit status: 0 success, 1 a problem with the model or the arguments (reported with
+file:line:col), 2 an internal error (rerun with --debug and report it).
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="the model file (.sem)")
+    p.add_argument("--set", dest="assignments", metavar="NAME=VALUE", action="append", default=[],
+                   nargs="+", help="override a parameter's default (repeatable): --set D=2500 beta=2")
+    p.add_argument("--seed", type=int, default=1, metavar="N",
+                   help="seed of every random draw (default 1)")
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help="refuse models with more states (checked before allocating; default 5e7)")
+    p.add_argument("--max-transitions", type=int, default=None, metavar="N",
+                   help="refuse models with more transitions (default 4e8)")
+    p.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="let edgelist() read files under DIR as well as beside the model")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="semdsl", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"semdsl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    pc = sub.add_parser("check", help="check a model and summarise it",
+                        description="Run every static check, compile, and print a summary: node "
+                        "and edge counts, parameters (structural or not), detailed balance, "
+                        "disconnected parts, absorbing nodes, nodes and targets unreachable "
+                        "from init.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(pc)
+    pc.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    pk = sub.add_parser("compile", help="compile a model and export it",
+                        description="Compile a model and write it in one of several formats.",
+                        epilog=textwrap.dedent("""\
+                            formats:
+                              master   the master equation, per node (small models) or by family
+                              latex    the same as LaTeX (align environment)
+                              matrix   the generator Q as .npz (scipy.sparse) + OUT.nodes.csv
+                              prism    a PRISM CTMC with labels for the observables' sets
+                              drn      Storm's explicit format (for large models)
+                              json     nodes, attributes, transitions, sets, provenance
+                              graphml  directed graph with node attributes and rates
+                              dot      Graphviz
+                            """), formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(pk)
+    pk.add_argument("--emit", choices=EMIT_FORMATS, default="master", help="output format (default master)")
+    pk.add_argument("-o", "--output", metavar="OUT", default=None,
+                    help="write here instead of standard output (required for matrix)")
+    pk.add_argument("--numeric", action="store_true",
+                    help="master/latex: put numbers for every parameter (default: non-structural "
+                    "parameters stay symbolic)")
+    return parser
+
+
+def _assignments(args) -> dict[str, float]:
+    from .compiler import parse_assignments
+    flat = [a for group in args.assignments for a in group]
+    return parse_assignments(flat)
+
+
+def _compile(args):
+    from . import load
+    from .compiler import compile_model
+    model = load(args.file)
+    params = _assignments(args)
+    cm = compile_model(model, params, seed=args.seed, max_states=args.max_states,
+                       max_transitions=args.max_transitions, allow_path=args.allow_path)
+    return model, cm
+
+
+def cmd_check(args) -> int:
+    from .analysis import check_report
+    model, cm = _compile(args)
+    rep = check_report(cm)
+    if args.json:
+        print(json.dumps(rep.as_dict(), indent=2, default=float))
+        return 0
+    sources = {model.file: model.source}
+    out = [f"model {rep.model}" + (f" — {model.title}" if model.title else "") + f"  ({rep.file})",
+           f"  nodes        {rep.nodes:,}",
+           f"  edges        {rep.edges:,}  ({rep.transitions:,} transitions)",
+           f"  rate law     {rep.rate_law}",
+           f"  detailed balance: {'yes' if rep.detailed_balance else 'no'} — {rep.detailed_balance_reason}",
+           f"  components   {rep.components:,} (largest {rep.largest_component:,} nodes)",
+           f"  absorbing    {rep.absorbing_count:,}",
+           f"  unreachable from init: {rep.unreachable_from_init:,}"]
+    if rep.params:
+        out.append("  parameters:")
+        w = max(len(p["name"]) for p in rep.params)
+        for p in rep.params:
+            kind = "structural" if p["structural"] else ("sampled" if p["sampled"] else "symbolic-capable")
+            why = f" ({'; '.join(p['reasons'])})" if p["reasons"] else ""
+            doc = f"  \"{p['doc']}\"" if p["doc"] else ""
+            out.append(f"    {p['name']:<{w}} = {p['value']:<10g} {kind}{why}{doc}")
+    out.append("  landscape:")
+    out += ["    " + line for line in rep.families]
+    if model.observables:
+        out.append("  observables: " + ", ".join(f"{o.name} = {o.text}" for o in model.observables.values()))
+    if model.predictions:
+        out.append(f"  predictions: {len(model.predictions)}")
+    print("\n".join(out))
+    for wmsg in rep.warnings:
+        print(wmsg.render(sources), file=sys.stderr)
+    print(f"ok: no errors, {len(rep.warnings)} warning{'s' if len(rep.warnings) != 1 else ''}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from .emit import formats
+    model, cm = _compile(args)
+    fmt = args.emit
+    symbolic = not args.numeric
+    if fmt == "matrix":
+        out = args.output or (Path(model.file).stem + ".npz")
+        paths = formats.write_matrix(cm, out)
+        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+        return 0
+    if fmt == "master":
+        text = formats.emit_master(cm, symbolic=symbolic)
+    elif fmt == "latex":
+        text = formats.emit_latex(cm, symbolic=symbolic)
+    elif fmt == "json":
+        text = formats.emit_json(cm)
+    elif fmt == "graphml":
+        text = formats.emit_graphml(cm)
+    elif fmt == "dot":
+        text = formats.emit_dot(cm)
+    elif fmt == "prism":
+        from .emit.prism import to_prism
+        text = to_prism(cm)
+    else:
+        from .emit.drn import to_drn
+        text = to_drn(cm)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output} ({fmt}, {cm.n:,} states, {cm.n_transitions:,} transitions)",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "compile": cmd_compile}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 1
+    debug = getattr(args, "debug", False)
+    try:
+        return COMMANDS[args.command](args)
+    except SemdslError as exc:
+        if debug:
+            raise
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except MemoryError:
+        if debug:
+            raise
+        print("semdsl: error: out of memory while building the model\n"
+              "  hint: lower --max-states / --max-transitions so that semdsl refuses before "
+              "allocating, or shrink the model", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("semdsl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an internal error: short message, traceback with --debug
+        if debug:
+            raise
+        print(f"semdsl: internal error: {type(exc).__name__}: {exc}\n"
+              "  hint: rerun with --debug for a traceback and report it", file=sys.stderr)
+        return 2
+
+
+def entry() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
