@@ -14,14 +14,17 @@ Conventions
   families are indexed ``1..L`` along each dimension.
 * Attributes a family does not define are 0 (``F`` included, as LANGUAGE.md says);
   ``semdsl check`` warns when an observable or the rate law reads such an attribute.
-* Random draws: statement ``k`` of the file draws from
-  ``SeedSequence(seed, spawn_key=(realization, k, purpose))``, so a model's realisation is
-  fixed by (seed, realization) and editing one statement leaves the others' draws alone.
+* Random draws: each statement draws from
+  ``SeedSequence(seed, spawn_key=(realization, key, purpose))`` where ``key`` identifies the
+  statement (a family by its name, an edge statement by its text), so a realisation is
+  fixed by (seed, realization) and adding or editing one statement leaves the others'
+  draws alone.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -357,9 +360,28 @@ class _Compiler:
     def fail(self, span, message, hint=None, cls=CompileError):
         raise cls([Diagnostic(span, message, hint)], self.sources)
 
+    def stream_key(self, stmt) -> int:
+        """A statement's random-stream key: stable when other statements are added or moved.
+
+        Families are keyed by their name; edge statements by their head text
+        (``edge h[i] -- h[j]``) and how many identical heads precede them.
+        """
+        if isinstance(stmt, (S.NodeStmt, S.GraphStmt)):
+            text = "family:" + stmt.name.value
+        elif isinstance(stmt, S.EdgeStmt):
+            head = f"edge:{format_expr(stmt.src)} {stmt.op} {format_expr(stmt.dst)}"
+            same = [s for s in (self.model.syntax.statements if self.model.syntax else ())
+                    if isinstance(s, S.EdgeStmt) and
+                    f"edge:{format_expr(s.src)} {s.op} {format_expr(s.dst)}" == head]
+            text = head + f"#{next((k for k, s in enumerate(same) if s is stmt), 0)}"
+        else:
+            text = "other"
+        return zlib.crc32(text.encode("utf-8"))
+
     def rng(self, stmt, purpose: int) -> np.random.Generator:
-        k = self.stmt_index.get(id(stmt), 0)
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.realization, k, purpose)))
+        key = self.stream_key(stmt)
+        return np.random.default_rng(np.random.SeedSequence(
+            self.seed, spawn_key=(self.realization, key, purpose)))
 
     def sym(self, e, names: Mapping[str, sp.Expr] | None = None, attrs=None) -> sp.Expr:
         scope_names = dict(self.pnames)

@@ -124,14 +124,38 @@ def error(span: Span | None, message: str, hint: str | None = None) -> SemdslErr
     return SemdslError([Diagnostic(span, message, hint)])
 
 
+def _edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (adjacent transpositions count once)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """'did you mean' text for a misspelt name, or None."""
-    pool = sorted(set(candidates))
-    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in pool}
-        if name.lower() in lowered:
-            close = [lowered[name.lower()]]
+    """'did you mean' text for a misspelt name, or None.
+
+    A candidate qualifies when its edit distance is at most a third of the name's
+    length (at least 1), or when only letter case differs; the closest one wins.
+    """
+    pool = sorted(set(c for c in candidates if c != name))
+    if not pool:
+        return None
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    limit = max(1, len(name) // 3)
+    scored = sorted((_edit_distance(name, c), -len(set(name) & set(c)), c) for c in pool)
+    best = scored[0]
+    if best[0] <= limit:
+        return best[2]
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.75)
     return close[0] if close else None
 
 
