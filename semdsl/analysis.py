@@ -31,6 +31,8 @@ class DetailedBalance:
     holds: bool
     reason: str
     log_pi: np.ndarray | None = field(default=None, repr=False)
+    #: b with pi ~ exp(-b F) exactly (None when pi is not of that form)
+    boltzmann_factor: float | None = None
 
 
 def detailed_balance(cm: "CompiledModel", rtol: float = 1e-8) -> DetailedBalance:
@@ -64,7 +66,30 @@ def detailed_balance(cm: "CompiledModel", rtol: float = 1e-8) -> DetailedBalance
         return DetailedBalance(False, f"Kolmogorov's criterion fails on a cycle through "
                                f"{cm.nodes.name(i)} -> {cm.nodes.name(j)} (log-ratio mismatch "
                                f"{resid[k]:.3g})")
-    return DetailedBalance(True, "pi_i R_ij = pi_j R_ji for every hop", phi)
+    F = cm.nodes.attrs["F"]
+    b = _boltzmann_factor(phi, F, adj)
+    if b is None:
+        reason = "pi_i R_ij = pi_j R_ji for every hop"
+    elif abs(b) < 1e-12:
+        reason = "pi_i R_ij = pi_j R_ji for every hop; pi is uniform on each part"
+    else:
+        reason = f"pi_i R_ij = pi_j R_ji for every hop, with pi ~ exp(-{b:.6g} F)"
+    return DetailedBalance(True, reason, phi, b)
+
+
+def _boltzmann_factor(phi: np.ndarray, F: np.ndarray, adj) -> float | None:
+    """b such that phi_j - phi_i = -b (F_j - F_i) on every edge, if one exists."""
+    coo = adj.tocoo()
+    dphi = phi[coo.col] - phi[coo.row]
+    dF = F[coo.col] - F[coo.row]
+    if dF.size == 0:
+        return None
+    if np.all(np.abs(dF) < 1e-300):
+        return 0.0 if np.all(np.abs(dphi) < 1e-9) else None
+    b = -float(np.dot(dphi, dF) / np.dot(dF, dF))
+    if np.all(np.abs(dphi + b * dF) <= 1e-8 * (1 + np.abs(dphi))):
+        return b
+    return None
 
 
 def _potential(adj: sp_sparse.csr_matrix, LR: sp_sparse.csr_matrix) -> np.ndarray:
