@@ -150,6 +150,9 @@ def suggest(name: str, candidates: Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in pool}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    if len(name) <= 2:  # short names: one edit that keeps the first letter, or nothing
+        near = [c for c in pool if _edit_distance(name, c) == 1 and c[:1].lower() == name[:1].lower()]
+        return near[0] if len(near) == 1 else None
     limit = max(1, len(name) // 3)
     scored = sorted((_edit_distance(name, c), -len(set(name) & set(c)), c) for c in pool)
     best = scored[0]

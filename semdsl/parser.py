@@ -322,6 +322,15 @@ def _describe_expected(expected) -> str:
     return ", ".join(words)
 
 
+def _accepts(exc: UnexpectedToken) -> set[str]:
+    """The tokens the parser really accepts here (LALR's merged lookahead over-reports)."""
+    try:
+        acc = exc.accepts
+    except Exception:  # pragma: no cover - older lark
+        acc = None
+    return set(acc) if acc else set(exc.expected)
+
+
 def _describe_token(tok: Token) -> str:
     if tok.type == "$END":
         return "end of file"
@@ -341,17 +350,21 @@ def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic
             line = tok.line
             col = len(lines[line - 1].rstrip()) + 1 if line <= len(lines) else 1
             col = _before_comment(lines[line - 1], col) if line <= len(lines) else col
-        expected = _describe_expected(exc.expected)
+        expected = _describe_expected(_accepts(exc))
         msg = f"unexpected {_describe_token(tok)}"
         if expected:
             msg += f", expected {expected}"
         hint = _syntax_hint(exc, tok)
         return Diagnostic(Span(file, line, col, line, col + width), "syntax error: " + msg, hint)
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
+        row = lines[exc.line - 1] if 0 < exc.line <= len(lines) else ""
+        ch = row[exc.column - 1] if 0 < exc.column <= len(row) else "?"
         msg = f"syntax error: unexpected character {ch!r}"
         hint = None
-        if ch == "'":
+        if ch == '"':
+            msg = "syntax error: unterminated string"
+            hint = 'a "..." string must end on the same line'
+        elif ch == "'":
             hint = "strings use double quotes: \"...\""
         elif ch in "&|":
             hint = "use 'and' / 'or' for logic"
@@ -382,10 +395,10 @@ def _unbalanced(text: str) -> bool:
 
 
 def _syntax_hint(exc: UnexpectedToken, tok: Token) -> str | None:
-    expected = set(exc.expected)
+    expected = _accepts(exc)
     if tok.type == "_NL" and "RBRACE" in expected:
         return "close the block with '}'"
-    if tok.type == "NAME" and str(tok) in STATEMENT_KEYWORDS:
+    if str(tok) in STATEMENT_KEYWORDS:
         return "one statement per line: start a new line before this keyword"
     if tok.type == "_NL" and expected & {"NAME", "NUMBER", "LPAR"}:
         return "the line ends before the expression does"
@@ -394,6 +407,61 @@ def _syntax_hint(exc: UnexpectedToken, tok: Token) -> str | None:
     if "DOUBLE_DOT" in expected or "__ANON_0" in expected:
         return "ranges are written 'A..B'"
     return None
+
+
+def _open_block(text: str, line: int, col: int) -> tuple[int, int] | None:
+    """Position of the innermost '{' still open just before (line, col), if any."""
+    stack: list[tuple[int, int]] = []
+    for ln, row in enumerate(text.split("\n")[:line], 1):
+        in_str = False
+        for c, ch in enumerate(row, 1):
+            if ln == line and c >= col:
+                break
+            if ch == '"':
+                in_str = not in_str
+            elif in_str:
+                continue
+            elif ch == "#":
+                break
+            elif ch == "{":
+                stack.append((ln, c))
+            elif ch == "}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
+
+
+def _unclosed_block_at(text: str, exc: UnexpectedToken):
+    """((line, col, keyword), (open_line, open_col)) when the error line starts a statement
+    while a '{' block is still open, else None."""
+    tok = exc.token
+    if tok.type == "$END" or not tok.line:
+        return None
+    rows = text.split("\n")
+    if not 0 < tok.line <= len(rows):
+        return None
+    row = rows[tok.line - 1]
+    stripped = row.lstrip()
+    word = stripped.split(None, 1)[0] if stripped else ""
+    if word not in STATEMENT_KEYWORDS:
+        return None
+    col = len(row) - len(stripped) + 1
+    opened = _open_block(text, tok.line, col)
+    return ((tok.line, col, word), opened) if opened is not None else None
+
+
+def _starts_line(text: str, line: int, col: int) -> bool:
+    rows = text.split("\n")
+    return 0 < line <= len(rows) and rows[line - 1][:col - 1].strip() == ""
+
+
+def _close_before(text: str, line: int) -> str:
+    """Insert the missing '}' at the end of the line before ``line`` (line numbers kept)."""
+    rows = text.split("\n")
+    k = line - 2
+    while k > 0 and not rows[k].strip():
+        k -= 1
+    rows[k] = rows[k] + " }"
+    return "\n".join(rows)
 
 
 def _blank_statement(text: str, line: int) -> str:
@@ -434,6 +502,19 @@ def parse(text: str, file: str = "<string>") -> S.ModelFile:
             break
         except UnexpectedInput as exc:
             d = _syntax_diagnostic(exc, file, text)
+            unclosed = _unclosed_block_at(attempt, exc) if isinstance(exc, UnexpectedToken) else None
+            if unclosed is not None:
+                (line, col, word), opened = unclosed
+                d = Diagnostic(Span(file, line, col, line, col + len(word)),
+                               f"syntax error: '{word}' starts a new statement inside the '{{' "
+                               f"block opened at {opened[0]}:{opened[1]}",
+                               "close the block with '}'")
+                if d.span.line in seen_lines:
+                    break
+                seen_lines.add(d.span.line)
+                diags.append(d)
+                attempt = _close_before(attempt, line)
+                continue
             if d.span.line in seen_lines:
                 break
             seen_lines.add(d.span.line)

@@ -62,6 +62,7 @@ class Checker:
         self.edge_attrs: set[str] = set(EDGE_BUILTIN_ATTRS)
         self.family_attrs: dict[str, set[str]] = {}
         self._let_checked: set[tuple[str, frozenset]] = set()
+        self.cyclic_lets: set[str] = set()
 
     # ----------------------------------------------------------- helpers
     def err(self, span, msg, hint=None):
@@ -70,16 +71,16 @@ class Checker:
     def declare(self, ident: S.Ident, kind: str) -> bool:
         name = ident.value
         if name in KEYWORDS:
-            self.err(ident.span, f"'{name}' is a keyword and cannot name a {kind}",
+            self.err(ident.span, f"'{name}' is a keyword and cannot name {_a(kind)}",
                      "choose another name")
             return False
         if name in RESERVED:
-            self.err(ident.span, f"'{name}' is reserved and cannot name a {kind}",
+            self.err(ident.span, f"'{name}' is reserved and cannot name {_a(kind)}",
                      "'t' is time; src, dst, edge, degree, functions and constants are built in")
             return False
         if name in self.decl:
             other_kind, other = self.decl[name]
-            self.err(ident.span, f"duplicate name '{name}': already declared as a {other_kind} "
+            self.err(ident.span, f"duplicate name '{name}': already declared as {_a(other_kind)} "
                      f"at line {other.line}", "every parameter, let, node, graph and observable "
                      "needs its own name")
             return False
@@ -114,6 +115,8 @@ class Checker:
         if name in ctx.names or name in CONSTANTS:
             return {name} if name in self.params else set()
         if name in self.lets and name not in ctx.names:
+            if name in self.cyclic_lets:
+                return set()
             key = (name, frozenset(ctx.names))
             body = self.lets[name].value
             if key in self._let_checked:
@@ -137,15 +140,53 @@ class Checker:
                  f"{did_you_mean(name, ctx.names | set(self.lets) | set(CONSTANTS))}", hint)
         return set()
 
-    def _let_params(self, body) -> set[str]:
+    def _let_params(self, body, _seen: frozenset = frozenset()) -> set[str]:
         out = set()
         for n in walk(body):
             if isinstance(n, S.Name):
                 if n.id in self.params:
                     out.add(n.id)
-                elif n.id in self.lets:
-                    out |= self._let_params(self.lets[n.id].value)
+                elif n.id in self.lets and n.id not in _seen:
+                    out |= self._let_params(self.lets[n.id].value, _seen | {n.id})
         return out
+
+    def check_lets(self) -> set[str]:
+        """Cycles among lets, and names no use site could ever give a meaning to.
+
+        Returns the names of lets already reported (cyclic, or using a name nothing defines);
+        their uses are not checked again."""
+        deps = {name: [n for n in walk(st.value) if isinstance(n, S.Name) and n.id in self.lets]
+                for name, st in self.lets.items()}
+        bad: set[str] = set()
+        for start in self.lets:
+            # depth-first search for a path back to `start`
+            stack = [(start, [start])]
+            seen = set()
+            while stack:
+                cur, path = stack.pop()
+                for ref in deps[cur]:
+                    if ref.id == start:
+                        if start not in bad:
+                            via = " -> ".join(path[1:] + [start]) if len(path) > 1 else start
+                            self.err(ref.span, f"'let {cur}' refers to itself"
+                                     + (f" through {' -> '.join(repr('let ' + p) for p in path[1:])}"
+                                        if len(path) > 1 else ""),
+                                     "lets cannot be circular")
+                        bad |= set(path)
+                    elif ref.id not in seen:
+                        seen.add(ref.id)
+                        stack.append((ref.id, path + [ref.id]))
+        possible = set(self.params) | set(self.lets) | set(CONSTANTS) | self.node_attrs
+        for st in self.mf.statements:
+            for decls in ((getattr(st, "indexes", None) or ()), (getattr(st, "fors", None) or ())):
+                possible |= {d.var.value for d in decls}
+        for name, st in self.lets.items():
+            for n in walk(st.value):
+                if isinstance(n, S.Name) and n.id not in possible and n.id != "t":
+                    self.err(n.span, f"unknown name '{n.id}' in 'let {name}'"
+                             f"{did_you_mean(n.id, possible)}")
+                    bad.add(name)
+        return bad
 
     def _check_call(self, node: S.Call, ctx: _Ctx):
         name = node.func.value
@@ -245,6 +286,7 @@ class Checker:
             for n in walk(st.value):
                 if isinstance(n, S.Name) and n.id == "t":
                     self.err(n.span, "'t' (time) cannot be used in a let")
+        self.cyclic_lets = self.check_lets()
 
         # 3. families
         families: dict[str, Family] = {}
@@ -362,6 +404,11 @@ class Checker:
             return
         positional, alternatives = DISTRIBUTIONS[name]
         forms = [positional] + list(alternatives)
+        given = {k.name.value: k for k in call.kwargs}
+        if name == "exponential" and "mean" in given and ("rate" in given or call.args):
+            self.err(given["mean"].name.span, "exponential takes rate or mean, not both",
+                     "write exponential(rate = r) or exponential(mean = m)")
+            return
         bound = self.bind(call, name, forms, "distribution")
         ctx = replace(ctx, sampled=True)
         for _, v in bound:
@@ -496,7 +543,7 @@ class Checker:
         name = ref.name.value
         if name not in self.families:
             other = self.decl.get(name)
-            hint = f"'{name}' is a {other[0]}, not a node" if other else None
+            hint = f"'{name}' is {_a(other[0])}, not a node" if other else None
             self.err(ref.name.span, f"unknown node '{name}'{did_you_mean(name, self.families)}", hint)
             return False
         st = self.families[name]
@@ -734,24 +781,35 @@ class Checker:
 
     def check_predict(self, st: S.PredictStmt, observables: dict[str, Observable]) -> Prediction | None:
         obs: list[Observable] = []
+        item_span: dict[int, Span] = {}
         for item in st.items:
-            if isinstance(item, S.Ident):
-                ob = observables.get(item.value)
-                if ob is None:
-                    if item.value in self.observable_stmts:
-                        continue  # its own error was reported
-                    other = self.decl.get(item.value)
-                    hint = (f"'{item.value}' is a {other[0]}; declare 'observable NAME = ...' or "
-                            "write the observable inline, e.g. mean(F)") if other else \
-                        "declare it with 'observable NAME = ...' or write it inline, e.g. mean(F)"
-                    self.err(item.span, f"unknown observable '{item.value}'"
-                             f"{did_you_mean(item.value, observables)}", hint)
-                    continue
+            n_before = len(obs)
+            self._predict_item(item, observables, obs)
+            if len(obs) > n_before:
+                item_span[id(obs[-1])] = item.span
+        return self._predict_rest(st, obs, item_span)
+
+    def _predict_item(self, item, observables, obs) -> None:
+        if isinstance(item, S.Ident):
+            ob = observables.get(item.value)
+            if ob is None:
+                if item.value in self.observable_stmts:
+                    return  # its own error was reported
+                other = self.decl.get(item.value)
+                hint = (f"'{item.value}' is {_a(other[0])}; declare 'observable NAME = ...' or "
+                        "write the observable inline, e.g. mean(F)") if other else \
+                    "declare it with 'observable NAME = ...' or write it inline, e.g. mean(F)"
+                self.err(item.span, f"unknown observable '{item.value}'"
+                         f"{did_you_mean(item.value, observables)}", hint)
+                return
+            obs.append(ob)
+        else:
+            ob = self.check_observable(item, format_expr(item), item.span)
+            if ob is not None:
                 obs.append(ob)
-            else:
-                ob = self.check_observable(item, format_expr(item), item.span)
-                if ob is not None:
-                    obs.append(ob)
+
+    def _predict_rest(self, st: S.PredictStmt, obs: list[Observable],
+                      item_span: dict[int, Span]) -> Prediction | None:
         axis = None
         a = st.axis
         if isinstance(a, S.AxisStationary):
@@ -781,7 +839,9 @@ class Checker:
             else:
                 methods.append(m.value)
         options: dict[str, object] = {}
+        option_span: dict[str, Span] = {}
         for o in st.options:
+            option_span.setdefault(o.name.value, o.span)
             k = o.name.value
             if k not in OPTIONS:
                 self.err(o.name.span, f"unknown option '{k}'{did_you_mean(k, OPTIONS)}",
@@ -801,23 +861,28 @@ class Checker:
         if axis is not None and axis.kind != "stationary" and axis.is_time:
             for ob in obs:
                 if ob.kind in GRAPH_OBSERVABLES:
-                    self.err(st.span, f"'{ob.name}' is a property of the graph and does not depend "
+                    self.err(item_span.get(id(ob), st.span), f"'{ob.name}' is a property of the graph and does not depend "
                              "on time", "predict it without an axis or over a parameter")
         if axis is not None and axis.kind == "stationary":
             for ob in obs:
                 if ob.kind in ("visited", "first_passage", "msd"):
-                    self.err(st.span, f"'{ob.name}' has no stationary value",
+                    self.err(item_span.get(id(ob), st.span), f"'{ob.name}' has no stationary value",
                              "predict it over t, or without an axis")
         fit = options.get("fit")
         if fit is not None:
             if axis is None or axis.kind != "over":
-                self.err(st.span, f"fit = {fit} needs an axis 'over ... in A..B'")
+                self.err(option_span["fit"], f"fit = {fit} needs an axis 'over ... in A..B'",
+                         f"write: predict ... over PARAM in A..B with fit = {fit}")
             elif fit == "threshold" and axis.is_time:
-                self.err(st.span, "fit = threshold fits a divergence over a parameter, not over t",
+                self.err(option_span["fit"], "fit = threshold fits a divergence over a parameter, not over t",
                          "write: over D in A..B ... with fit = threshold")
         if not obs:
             return None
         return Prediction(tuple(obs), axis, tuple(methods) or ("exact",), options, st.span)
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def _generator_forms(spec) -> list[tuple[str, ...]]:
