@@ -258,6 +258,10 @@ def parse_assignments(items: Iterable[str]) -> dict[str, float]:
     for item in items:
         name, eq, value = item.partition("=")
         name, value = name.strip(), value.strip()
+        if name in out:
+            diags.append(Diagnostic(Span("--set", 0, 0, 0, 0), f"{name} is set twice",
+                                    "give each parameter one value"))
+            continue
         if not eq or not name:
             diags.append(Diagnostic(Span("--set", 0, 0, 0, 0), f"cannot read '--set {item}'",
                                     "write --set NAME=VALUE, e.g. --set D=2500"))
@@ -401,6 +405,9 @@ class _Compiler:
             self.fail(getattr(e, "span", None), str(exc))
         except (OverflowError, ZeroDivisionError) as exc:
             self.fail(getattr(e, "span", None), f"{what}: {exc}")
+        if not math.isfinite(v):
+            self.fail(getattr(e, "span", None), f"{what} is not a finite number ({_g(v)})",
+                      "check for a division by zero or an overflow")
         return v
 
     def integer(self, e, what: str, minimum: int | None = None) -> int:
@@ -562,7 +569,7 @@ class _Compiler:
             self.fail(v.span, f"'{raw}' is outside the model's directory",
                       "model files may read files beside them; pass --allow-path DIR to permit another folder")
         if not p.exists():
-            self.fail(v.span, f"no such file '{raw}' (looked in {base})")
+            self.fail(v.span, f"no such file '{raw}' (looked in {_display_dir(base)})")
         return str(p)
 
     def family_attrs(self, fam: Family, members: dict, keep_idx: np.ndarray) -> tuple[dict, dict]:
@@ -639,10 +646,14 @@ class _Compiler:
         stmts = {f.name: self._stmt_of(f) for f in fams}
         # 1. size estimates before allocating anything
         est_nodes, est_edges = 0, 0
+        node_share: list[tuple[int, Span]] = []
+        edge_share: list[tuple[int, Span]] = []
         for f in fams:
             n, e = self.family_size_estimate(f)
             est_nodes += n
             est_edges += e
+            node_share.append((n, f.span))
+            edge_share.append((e, f.span))
         for e in m.edges:
             cands = 1
             for d in e.stmt.fors:
@@ -654,13 +665,14 @@ class _Compiler:
                           f"(limit {MAX_FOR_CANDIDATES:,})",
                           "narrow the for ranges or use a graph generator such as erdos_renyi", LimitError)
             est_edges += cands
+            edge_share.append((cands, e.stmt.span))
         if est_nodes > self.max_states:
-            self.fail(fams[0].span if fams else None,
+            self.fail(max(node_share, key=lambda x: x[0])[1],
                       f"the model has {est_nodes:,} states, above the limit of {self.max_states:,}",
                       "raise --max-states (memory ~ 100 bytes per state) or shrink the model", LimitError)
         est_trans = 2 * est_edges
         if est_trans > self.max_transitions and est_edges > 0:
-            self.fail(fams[0].span if fams else None,
+            self.fail(max(edge_share, key=lambda x: x[0])[1],
                       f"the model has up to {est_trans:,} transitions, above the limit of "
                       f"{self.max_transitions:,}",
                       "raise --max-transitions (memory ~ 40 bytes per transition) or shrink the model",
@@ -764,6 +776,7 @@ class _Compiler:
         if t_src.size > self.max_transitions:
             self.fail(None, f"the model has {t_src.size:,} transitions, above the limit of "
                       f"{self.max_transitions:,}", "raise --max-transitions", LimitError)
+        self.check_law_arguments()
         rates, sym = self.rates(nodes, t_src, t_dst, t_eid, edge_attrs, edge_stmt)
         Q = assemble_generator(t_src, t_dst, rates, n_nodes)
 
@@ -775,6 +788,7 @@ class _Compiler:
         for p in m.predictions:
             for ob in p.observables:
                 self.collect_sets(ob, nodes, sets, labels)
+        self.check_predictions()
         cm = CompiledModel(model=m, params=dict(self.params), seed=self.seed,
                            realization=self.realization, nodes=nodes, src=t_src, dst=t_dst,
                            rates=rates, edge_src=edge_src, edge_dst=edge_dst, edge_directed=edge_dir,
@@ -864,8 +878,10 @@ class _Compiler:
             bad = ~np.isfinite(w) | (w < 0)
             if bad.any():
                 j = int(np.argmax(bad))
-                self.fail(st.span, f"edge weight {_g(float(w[j]))} on {nodes.name(int(s[j]))} "
-                          f"{st.op} {nodes.name(int(d[j]))} is not a non-negative number")
+                item = next(a for a in st.attrs if a.name.value == "weight")
+                self.fail(item.span, f"edge weight {_g(float(w[j]))} on {nodes.name(int(s[j]))} "
+                          f"{st.op} {nodes.name(int(d[j]))} is not a non-negative number",
+                          "weight is an edge multiplicity >= 0")
         for k, v in vars_.items():
             eattrs[f"{FOR_PREFIX}{k}"] = v
         return s, d, eattrs
@@ -923,16 +939,71 @@ class _Compiler:
             rates = np.where(has, o * edge_attrs["weight"][t_eid], rates)
         bad = ~np.isfinite(rates) | (rates < 0)
         if bad.any():
-            j = int(np.argmax(bad))
-            what = "NaN" if np.isnan(rates[j]) else ("infinite" if np.isinf(rates[j]) else
-                                                     f"negative ({_g(float(rates[j]))})")
-            stmt_k = int(edge_stmt[t_eid[j]])
-            span = m.syntax.statements[stmt_k].span if (m.syntax and stmt_k >= 0) else law.span
-            self.fail(span, f"the rate of {nodes.name(int(t_src[j]))} -> {nodes.name(int(t_dst[j]))} "
-                      f"is {what} ({int(bad.sum())} transition{'s' if bad.sum() > 1 else ''} in all)",
-                      "rates must be finite and >= 0: check the rate law's parameters and the "
-                      "attributes it reads (an exp overflow means beta*dF is too large)")
+            self.report_bad_rates(nodes, rates, bad, t_src, t_dst, t_eid, edge_attrs, edge_stmt)
         return rates, sym
+
+    def check_law_arguments(self) -> None:
+        """A rate law's own arguments: R0 >= 0 and finite, beta finite (before any edge)."""
+        law = self.model.rate
+        if law.law is None:
+            return
+        diags = []
+        for k, v in law.args:
+            try:
+                val = numeric(self.sym(v), k)
+            except ValueError:
+                continue  # depends on something without a number: checked per edge
+            if not math.isfinite(val):
+                diags.append(Diagnostic(getattr(v, "span", law.span), f"{k} of {law.law} is not finite"))
+            elif k == "R0" and val < 0:
+                diags.append(Diagnostic(getattr(v, "span", law.span),
+                                        f"R0 of {law.law} is negative ({_g(val)})",
+                                        "R0 is a rate prefactor: it must be >= 0"))
+        if diags:
+            raise CompileError(diags, self.sources)
+
+    def report_bad_rates(self, nodes, rates, bad, t_src, t_dst, t_eid, edge_attrs, edge_stmt):
+        """One error per edge statement with a negative, NaN or infinite rate, in line order."""
+        m = self.model
+        law = m.rate
+        stmts = m.syntax.statements if m.syntax else ()
+        own = edge_attrs.get("rate")
+        has_own = ~np.isnan(own[t_eid]) if own is not None else np.zeros(t_src.size, bool)
+        idx = np.flatnonzero(bad)
+        st_of = edge_stmt[t_eid[idx]]
+        diags = []
+        for k in np.unique(st_of):
+            sel = idx[st_of == k]
+            j = int(sel[0])
+            v = float(rates[j])
+            kind = "NaN" if np.isnan(v) else ("infinite" if np.isinf(v) else f"negative ({_g(v)})")
+            stmt = stmts[int(k)] if 0 <= int(k) < len(stmts) else None
+            edge = f"{nodes.name(int(t_src[j]))} -> {nodes.name(int(t_dst[j]))}"
+            more = f" ({sel.size} transitions of this statement in all)" if sel.size > 1 else ""
+            span = stmt.span if stmt is not None else law.span
+            if has_own[j] and isinstance(stmt, S.EdgeStmt):
+                item = next((a for a in stmt.attrs if a.name.value == "rate"), None)
+                span = item.span if item is not None else span
+                source = "its own rate"
+            elif law.law is None:
+                source = f"rate = {format_expr(law.expr)}"
+            else:
+                source = law.describe()
+            if np.isnan(v):
+                hint = (f"{source} is undefined for this edge (0/0, a log or sqrt of a negative "
+                        "number, or inf - inf)")
+            elif np.isinf(v):
+                hint = f"{source} overflows a double for this edge"
+                if law.law in ("arrhenius", "metropolis", "glauber", "barrier"):
+                    F = nodes.attrs["F"]
+                    dF = float(F[t_dst[j]] - F[t_src[j]])
+                    hint += (f" (F[dst] - F[src] = {_g(dF)}; exp overflows past 709): "
+                             "rescale F or beta")
+            else:
+                hint = f"{source} is negative for this edge; a rate must be >= 0"
+            diags.append(Diagnostic(span, f"the rate of {edge} is {kind}{more}", hint))
+        diags.sort(key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+        raise CompileError(diags, self.sources)
 
     def initial(self, nodes: NodeTable) -> np.ndarray:
         m = self.model
@@ -956,18 +1027,23 @@ class _Compiler:
             p[ids] = 1.0 / ids.size
             return p
         total = 0.0
+        diags = []
         for s, v in init.weights:
             ids = self.resolve_set(s, nodes, exist_required=True)
             val = self.number(v, "an init probability")
             if not (0 <= val <= 1):
-                self.fail(v.span, f"an init probability must lie in 0..1, got {_g(val)}")
+                diags.append(Diagnostic(v.span, f"an init probability must lie in 0..1, got {_g(val)}",
+                                        "init { a = 0.25, b = 0.75 }: probabilities that add up to 1"))
             if ids.size == 0:
-                self.fail(s.span, f"init '{s.text}' names no existing node")
+                diags.append(Diagnostic(s.span, f"init '{s.text}' names no existing node",
+                                        "with these parameters the node was removed"))
             p[ids] += val
             total += val
-        if abs(total - 1.0) > 1e-9:
-            self.fail(init.span, f"the init probabilities sum to {_g(total)}, not 1",
-                      "make them add up to 1")
+        if not diags and abs(total - 1.0) > 1e-9:
+            diags.append(Diagnostic(init.span, f"the init probabilities sum to {_g(total)}, not 1",
+                                    "make them add up to 1"))
+        if diags:
+            raise CompileError(diags, self.sources)
         return p
 
     def resolve_set(self, spec: SetSpec, nodes: NodeTable, exist_required: bool = False) -> np.ndarray:
@@ -1004,12 +1080,103 @@ class _Compiler:
             ids, _ = fam.ids([g.ravel() for g in mesh])
         return np.unique(ids[ids >= 0]).astype(np.int64)
 
+    def check_predictions(self) -> None:
+        """Numbers in predict statements: axes, options, quantile levels (all problems at once)."""
+        m = self.model
+        diags: list[Diagnostic] = []
+
+        def num(e, what):
+            try:
+                v = numeric(self.sym(e), what)
+            except (ValueError, ExprError, CompileError) as exc:
+                diags.append(Diagnostic(getattr(e, "span", None), f"cannot evaluate {what}: {exc}"))
+                return None
+            if not math.isfinite(v):
+                diags.append(Diagnostic(getattr(e, "span", None), f"{what} is not finite"))
+                return None
+            return v
+
+        seen_q: set[int] = set()
+        for p in m.predictions:
+            for ob in p.observables:
+                if ob.q is not None and id(ob) not in seen_q:
+                    seen_q.add(id(ob))
+                    q = num(ob.q, "the quantile level")
+                    if q is not None and not 0 <= q <= 1:
+                        diags.append(Diagnostic(ob.q.span, f"quantile level must lie in 0..1, got {_g(q)}",
+                                                "quantile(F, 0.5) is the median"))
+            for name, e in p.options.items():
+                if name == "fit":
+                    continue
+                v = num(e, f"option '{name}'")
+                if v is None:
+                    continue
+                if name in ("walkers", "realizations") and (v < 1 or v != int(v)):
+                    diags.append(Diagnostic(e.span, f"{name} must be a positive whole number, got {_g(v)}"))
+                elif name == "seed" and (v < 0 or v != int(v)):
+                    diags.append(Diagnostic(e.span, f"seed must be a whole number >= 0, got {_g(v)}"))
+                elif name == "t_max" and v <= 0:
+                    diags.append(Diagnostic(e.span, f"t_max must be > 0, got {_g(v)}"))
+            a = p.axis
+            if a is None or a.kind == "stationary":
+                continue
+            if a.kind == "at":
+                v = num(a.value, "the axis value")
+                if v is not None and a.is_time and v < 0:
+                    diags.append(Diagnostic(a.value.span, f"time must be >= 0, got {_g(v)}"))
+                if v is not None and not a.is_time:
+                    self._param_axis_range(a.var, v, v, a.value.span, diags)
+                continue
+            lo, hi = num(a.lo, "the start of the axis"), num(a.hi, "the end of the axis")
+            pts = num(a.points, "points") if a.points is not None else None
+            if pts is not None and (pts < 1 or pts != int(pts)):
+                diags.append(Diagnostic(a.points.span, f"points must be a whole number >= 1, got {_g(pts)}"))
+            if lo is None or hi is None:
+                continue
+            span = Span(a.lo.span.file, a.lo.span.line, a.lo.span.column, a.hi.span.end_line,
+                        a.hi.span.end_column)
+            if hi < lo or (hi == lo and (pts or 2) > 1):
+                diags.append(Diagnostic(span, f"the axis range {_g(lo)}..{_g(hi)} is empty or reversed",
+                                        "write A..B with A < B"))
+            elif a.log and lo <= 0:
+                diags.append(Diagnostic(a.lo.span, f"a log axis must start above 0, got {_g(lo)}",
+                                        "start at a small positive value, e.g. 0.01"))
+            elif a.is_time and lo < 0:
+                diags.append(Diagnostic(a.lo.span, f"time must be >= 0, got {_g(lo)}"))
+            if p.options.get("fit") and pts is not None and pts < 3:
+                diags.append(Diagnostic(a.points.span, f"a fit needs at least 3 points, got {_g(pts)}"))
+            if not a.is_time:
+                self._param_axis_range(a.var, lo, hi, span, diags)
+        if diags:
+            raise CompileError(diags, self.sources)
+
+    def _param_axis_range(self, var, lo, hi, span, diags) -> None:
+        param = self.model.params.get(var)
+        if param is None or param.lo is None:
+            return
+        plo = numeric(self.sym(param.lo))
+        phi = numeric(self.sym(param.hi))
+        if lo < plo or hi > phi:
+            diags.append(Diagnostic(span, f"the sweep {_g(lo)}..{_g(hi)} leaves the range of "
+                                    f"'{var}' ({_g(plo)}..{_g(phi)})",
+                                    f"sweep inside {_g(plo)}..{_g(phi)} or widen the range at line "
+                                    f"{param.span.line}"))
+
     def collect_sets(self, ob: Observable, nodes, sets, labels):
         for k, s in enumerate(ob.sets):
             ids = self.resolve_set(s, nodes)
             sets[s.text] = ids
             label = ob.name if len(ob.sets) == 1 else f"{ob.name}_{'ab'[k]}"
             labels[_label_name(label)] = ids
+
+
+def _display_dir(path: Path) -> str:
+    """A directory as the user would type it: relative to the working directory if below it."""
+    try:
+        rel = path.relative_to(Path.cwd().resolve())
+        return str(rel) if str(rel) != "." else "."
+    except ValueError:
+        return str(path)
 
 
 def _label_name(text: str) -> str:

@@ -167,8 +167,7 @@ class Checker:
                 for ref in deps[cur]:
                     if ref.id == start:
                         if start not in bad:
-                            via = " -> ".join(path[1:] + [start]) if len(path) > 1 else start
-                            self.err(ref.span, f"'let {cur}' refers to itself"
+                            self.err(ref.span, f"'let {start}' refers to itself"
                                      + (f" through {' -> '.join(repr('let ' + p) for p in path[1:])}"
                                         if len(path) > 1 else ""),
                                      "lets cannot be circular")
