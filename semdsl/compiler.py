@@ -199,7 +199,10 @@ class CompiledModel:
 
     @property
     def n_transitions(self) -> int:
-        return int(self.generator.nnz - np.count_nonzero(self.generator.diagonal()))
+        """Distinct hops i -> j (i != j) with a positive rate; parallel edges count once."""
+        Q = self.generator
+        rows = np.repeat(np.arange(Q.shape[0]), np.diff(Q.indptr))
+        return int(np.count_nonzero((Q.indices != rows) & (Q.data != 0)))
 
     @property
     def model_name(self) -> str:
@@ -1023,7 +1026,8 @@ class _Compiler:
             ids = self.resolve_set(init.target, nodes, exist_required=True)
             if ids.size == 0:
                 self.fail(init.target.span, f"init '{init.target.text}' names no existing node",
-                          "with these parameters the node was removed (if / with probability)")
+                          "in this realisation (seed, parameters) an 'if' or a dilution removed it; "
+                          "start from a set (init g[*]) or init uniform")
             p[ids] = 1.0 / ids.size
             return p
         total = 0.0

@@ -258,15 +258,17 @@ def summary_lines(cm: "CompiledModel") -> list[str]:
             what = f"node {ft.name}"
         lines.append(f"{what}: {ft.size:,} node{'s' if ft.size != 1 else ''}")
     stmts = cm.model.syntax.statements if cm.model.syntax else ()
-    counts = np.bincount(cm.edge_stmt[cm.edge_stmt >= 0], minlength=len(stmts)) if cm.edge_stmt.size else []
-    for k, c in enumerate(counts):
-        if c and k < len(stmts):
-            st = stmts[k]
-            if isinstance(st, S.EdgeStmt):
-                text = f"edge {format_expr(st.src)} {st.op} {format_expr(st.dst)}"
-            else:
-                text = f"edges of graph {st.name.value}"
-            lines.append(f"{text}: {int(c):,} edge{'s' if c != 1 else ''} (line {st.span.line})")
+    counts = np.bincount(cm.edge_stmt[cm.edge_stmt >= 0], minlength=len(stmts)) if cm.edge_stmt.size \
+        else np.zeros(len(stmts), dtype=int)
+    for k, st in enumerate(stmts):
+        c = int(counts[k]) if k < counts.size else 0
+        if isinstance(st, S.EdgeStmt):
+            text = f"edge {format_expr(st.src)} {st.op} {format_expr(st.dst)}"
+        elif isinstance(st, S.GraphStmt) and c:
+            text = f"edges of graph {st.name.value}"
+        else:
+            continue
+        lines.append(f"{text}: {c:,} edge{'s' if c != 1 else ''} (line {st.span.line})")
     return lines
 
 
@@ -305,7 +307,9 @@ def master_equation(cm: "CompiledModel", symbolic: Iterable[str] | bool = True,
         inflow[j] = inflow.get(j, sp.Integer(0)) + r * P[i]
         inflow[i] = inflow.get(i, sp.Integer(0)) - r * P[i]
     eqs = [sp.Eq(sp.Derivative(P[i], t), inflow.get(i, sp.Integer(0))) for i in range(cm.n)]
-    return MasterEquation(eqs, P, rates, helper.syms, law, text, node_names, summary)
+    used = set().union(*(e.rhs.free_symbols for e in eqs)) if eqs else set()
+    syms = {k: v for k, v in helper.syms.items() if v in used}
+    return MasterEquation(eqs, P, rates, syms, law, text, node_names, summary)
 
 
 def _ident(name: str) -> str:

@@ -864,7 +864,7 @@ class Checker:
                              "on time", "predict it without an axis or over a parameter")
         if axis is not None and axis.kind == "stationary":
             for ob in obs:
-                if ob.kind in ("visited", "first_passage", "msd"):
+                if ob.kind in ("visited", "first_passage"):
                     self.err(item_span.get(id(ob), st.span), f"'{ob.name}' has no stationary value",
                              "predict it over t, or without an axis")
         fit = options.get("fit")
