@@ -180,6 +180,9 @@ def check_report(cm: "CompiledModel") -> CheckReport:
                                    + ", ".join(_names(cm, absorbing)) + (", ..." if absorbing.size > 5 else ""),
                                    "fine for a target of first passage; otherwise add edges out",
                                    "warning"))
+    if m.init.default:
+        warnings.append(Diagnostic(fam_span, "no init statement: walkers start uniformly over all nodes",
+                                   "write init NODE (or init uniform to say so)", "warning"))
     # reachability from the initial support (directed)
     init_ids = np.flatnonzero(cm.init > 0)
     reach = reachable(A, init_ids)

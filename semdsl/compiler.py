@@ -226,7 +226,7 @@ def is_generator(Q, atol: float = 1e-9) -> bool:
     """True when ``Q`` is a CTMC generator: finite, off-diagonal >= 0, rows sum to 0.
 
     The row-sum test is relative to the row's exit rate (``atol`` times it, at least
-    ``atol``).  One pass over the CSR arrays.
+    ``atol``).  Works on the CSR arrays with per-row reductions (no COO copy).
     """
     Q = sp_sparse.csr_matrix(Q)
     n = Q.shape[0]
@@ -235,12 +235,20 @@ def is_generator(Q, atol: float = 1e-9) -> bool:
     data = Q.data
     if not np.all(np.isfinite(data)):
         return False
-    rows = np.repeat(np.arange(n), np.diff(Q.indptr))
-    off = Q.indices != rows
-    if np.any(data[off] < 0):
+    if n == 0:
+        return True
+    diag = Q.diagonal()
+    nonempty = np.diff(Q.indptr) > 0
+    starts = Q.indptr[:-1][nonempty]
+    rowsum = np.zeros(n)
+    negsum = np.zeros(n)
+    if data.size:
+        rowsum[nonempty] = np.add.reduceat(data, starts)
+        negsum[nonempty] = np.add.reduceat(np.minimum(data, 0.0), starts)
+    # the only negative entry of a row may be its diagonal (a sum of one number is exact)
+    if not np.array_equal(negsum, np.minimum(diag, 0.0)):
         return False
-    rowsum = np.bincount(rows, weights=data, minlength=n)
-    exit_ = np.bincount(rows[off], weights=data[off], minlength=n)
+    exit_ = rowsum - diag
     return bool(np.all(np.abs(rowsum) <= atol * np.maximum(exit_, 1.0)))
 
 
@@ -578,7 +586,8 @@ class _Compiler:
     def family_attrs(self, fam: Family, members: dict, keep_idx: np.ndarray) -> tuple[dict, dict]:
         """Evaluate a family's attribute block for its kept members."""
         n = keep_idx.size
-        base = {k: v[keep_idx] for k, v in members["base_attrs"].items()}
+        everything = keep_idx.size == members["keep"].size
+        base = {k: (v if everything else v[keep_idx]) for k, v in members["base_attrs"].items()}
         out = dict(base) if fam.kind == "graph" else {}
         sym_exprs: dict[str, sp.Expr | None] = {}
         values = dict(base)
@@ -699,14 +708,19 @@ class _Compiler:
             tables.append(FamilyTable(f.name, f.kind, tuple(members["lo"]), tuple(members["shape"]),
                                       lookup, start, start + n, members["index_names"], f.generator))
             fam_attrs.append(attrs)
-            idx_kept = [a[keep_idx] for a in members["idx"]]
+            idx_kept = ([a for a in members["idx"]] if n == members["keep"].size
+                        else [a[keep_idx] for a in members["idx"]])
             kmax = max(kmax, len(idx_kept))
             members["idx_kept"] = idx_kept
             if members["edges"] is not None:
                 es, ed = members["edges"]
-                gl = lookup[es], lookup[ed]
-                ok = (gl[0] >= 0) & (gl[1] >= 0)
-                fam_edges.append((gl[0][ok], gl[1][ok], {k: v[ok] for k, v in members["edge_attrs"].items()}))
+                if n == members["keep"].size:  # nothing removed: ids are an offset
+                    fam_edges.append((es + start, ed + start, dict(members["edge_attrs"])))
+                else:
+                    gl = lookup[es], lookup[ed]
+                    ok = (gl[0] >= 0) & (gl[1] >= 0)
+                    fam_edges.append((gl[0][ok], gl[1][ok],
+                                      {k: v[ok] for k, v in members["edge_attrs"].items()}))
             members.clear()
             members["idx_kept"] = idx_kept
             start += n
@@ -746,10 +760,10 @@ class _Compiler:
             s, d, ea = self.build_edges(e, nodes)
             e_src.append(s); e_dst.append(d); e_dir.append(np.full(s.size, e.directed))
             e_attr.append(ea); e_stmt.append(np.full(s.size, self.stmt_index.get(id(e.stmt), -1), np.int32))
-        edge_src = np.concatenate(e_src) if e_src else np.zeros(0, np.int64)
-        edge_dst = np.concatenate(e_dst) if e_dst else np.zeros(0, np.int64)
-        edge_dir = np.concatenate(e_dir) if e_dir else np.zeros(0, bool)
-        edge_stmt = np.concatenate(e_stmt) if e_stmt else np.zeros(0, np.int32)
+        edge_src = _cat(e_src, np.int64)
+        edge_dst = _cat(e_dst, np.int64)
+        edge_dir = _cat(e_dir, bool)
+        edge_stmt = _cat(e_stmt, np.int32)
         ne = edge_src.size
         enames = sorted({k for a in e_attr for k in a})
         edge_attrs: dict[str, np.ndarray] = {}
@@ -1172,6 +1186,15 @@ class _Compiler:
             sets[s.text] = ids
             label = ob.name if len(ob.sets) == 1 else f"{ob.name}_{'ab'[k]}"
             labels[_label_name(label)] = ids
+
+
+def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    """Concatenate, without a copy when there is one part."""
+    if not parts:
+        return np.zeros(0, dtype)
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype=dtype)
+    return np.concatenate(parts).astype(dtype, copy=False)
 
 
 def _display_dir(path: Path) -> str:

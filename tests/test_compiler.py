@@ -342,3 +342,18 @@ def test_errors_are_collected_in_one_pass():
     msgs = ei.value.messages
     assert len(msgs) == 3
     assert "unknown node 'bb'" in msgs[0] and "did you mean 'arrhenius'" in msgs[2]
+
+
+@pytest.mark.parametrize("matrix, ok", [
+    ([[-1, 1], [2, -2]], True),
+    ([[0, 0], [0, 0]], True),
+    ([[-1, 1, 0], [0, 0, 0], [1, 1, -2]], True),           # an absorbing row
+    ([[1, -1], [2, -2]], False),                            # negative off-diagonal
+    ([[-1, 1], [2, -1]], False),                            # row does not sum to 0
+    ([[-1, 2, -1], [0, 0, 0], [0, 0, 0]], False),          # two negatives in a row
+    ([[-np.inf, np.inf], [0, 0]], False),
+    ([[np.nan, 0], [0, 0]], False),
+])
+def test_is_generator(matrix, ok):
+    import scipy.sparse as sps
+    assert is_generator(sps.csr_matrix(np.array(matrix, dtype=float))) is ok
