@@ -40,7 +40,7 @@ from .errors import (CompileError, Diagnostic, LimitError, ParameterError, Semds
 from .expr import ExprError, Scope, evaluate, numeric, to_sympy, walk
 from .format import format_expr
 from .generators import GENERATORS, GeneratedGraph, GeneratorArgError
-from .model import Family, Model, Observable, SetSpec
+from .model import LAW_SYMBOLS, Family, Model, Observable, SetSpec, law_expression
 
 DEFAULT_MAX_STATES = 50_000_000
 DEFAULT_MAX_TRANSITIONS = 400_000_000
@@ -907,19 +907,10 @@ class _Compiler:
         """Rates of all transitions from the law (or each edge's own ``rate``)."""
         m = self.model
         law = m.rate
-        F_s, F_d, w, B = sp.symbols("F_src F_dst w B")
+        F_s, F_d, w, B = LAW_SYMBOLS
         if law.law is not None:
             args = {k: self.sym(v) for k, v in law.args}
-            R0 = args.get("R0", sp.Integer(1))
-            beta = args.get("beta", sp.Integer(1))
-            dF = F_d - F_s
-            expr = {
-                "arrhenius": R0 * w * sp.exp(-beta * dF),
-                "metropolis": R0 * w * sp.Min(1, sp.exp(-beta * dF)),
-                "glauber": R0 * w / (1 + sp.exp(beta * dF)),
-                "barrier": R0 * w * sp.exp(-beta * (sp.Max(F_s, F_d) + B - F_s)),
-                "uniform": R0 * w,
-            }[law.law]
+            expr = law_expression(law.law, args.get("R0", sp.Integer(1)), args.get("beta", sp.Integer(1)))
             # gather only what the law reads; a weight column of ones is the number 1
             weight = edge_attrs["weight"]
             if weight.size and np.all(weight == 1.0):

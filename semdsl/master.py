@@ -24,6 +24,7 @@ from . import syntax as S
 from .errors import CompileError, Diagnostic
 from .expr import Scope, to_sympy, walk
 from .format import format_expr
+from .model import LAW_SYMBOLS, law_expression
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compiler import CompiledModel
@@ -178,22 +179,12 @@ class _Symbolic:
         return vals
 
     def law(self):
-        F_s, F_d, w, B = sp.symbols("F_src F_dst w B")
         law = self.model.rate
         if law.law is None:
-            return None, (F_s, F_d, w, B)
+            return None, LAW_SYMBOLS
         args = {k: self.conv(v) for k, v in law.args}
-        R0 = args.get("R0", sp.Integer(1))
-        beta = args.get("beta", sp.Integer(1))
-        dF = F_d - F_s
-        expr = {
-            "arrhenius": R0 * w * sp.exp(-beta * dF),
-            "metropolis": R0 * w * sp.Min(1, sp.exp(-beta * dF)),
-            "glauber": R0 * w / (1 + sp.exp(beta * dF)),
-            "barrier": R0 * w * sp.exp(-beta * (sp.Max(F_s, F_d) + B - F_s)),
-            "uniform": R0 * w,
-        }[law.law]
-        return expr, (F_s, F_d, w, B)
+        expr = law_expression(law.law, args.get("R0", sp.Integer(1)), args.get("beta", sp.Integer(1)))
+        return expr, LAW_SYMBOLS
 
     def transition_rate(self, t: int, law_expr, law_syms) -> sp.Expr:
         cm = self.cm

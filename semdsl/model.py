@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import sympy as sp
+
 from . import syntax as S
 from .errors import Diagnostic, Span
 
@@ -21,6 +23,23 @@ RATE_LAWS: dict[str, tuple[str, ...]] = {
     "barrier": ("R0", "beta"),
     "uniform": ("R0",),
 }
+
+#: the symbols a built-in law is written in: F of the source and target, edge weight, barrier
+LAW_SYMBOLS = sp.symbols("F_src F_dst w B")
+
+
+def law_expression(law: str, R0: sp.Expr, beta: sp.Expr) -> sp.Expr:
+    """The built-in rate law ``law`` (LANGUAGE.md, "Rate laws") in :data:`LAW_SYMBOLS`."""
+    F_s, F_d, w, B = LAW_SYMBOLS
+    dF = F_d - F_s
+    return {
+        "arrhenius": R0 * w * sp.exp(-beta * dF),
+        "metropolis": R0 * w * sp.Min(1, sp.exp(-beta * dF)),
+        "glauber": R0 * w / (1 + sp.exp(beta * dF)),
+        "barrier": R0 * w * sp.exp(-beta * (sp.Max(F_s, F_d) + B - F_s)),
+        "uniform": R0 * w,
+    }[law]
+
 
 #: distribution -> (positional parameter names, alternative keyword-only forms)
 DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
