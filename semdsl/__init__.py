@@ -25,18 +25,27 @@ from .model import Model
 from .compiler import CompiledModel, compile_model, is_distribution, is_generator
 
 
-def loads(text: str, file: str = "<string>") -> Model:
-    """Parse and check model text; raises :class:`SemdslError` listing every problem."""
+def loads(text: str, file: str = "<string>", **params: Any) -> Model:
+    """Parse and check model text; raises :class:`SemdslError` listing every problem.
+
+    Keyword arguments bind parameter values (checked against their ranges when compiled).
+    """
     from .parser import parse
     from .semantics import check
-    return check(parse(text, file))
+    model = check(parse(text, file))
+    return model.with_params(**params) if params else model
 
 
-def load(path: str | Path) -> Model:
-    """Parse and check a ``.sem`` file; raises :class:`SemdslError` listing every problem."""
+def load(path: str | Path, **params: Any) -> Model:
+    """Parse and check a ``.sem`` file: ``semdsl.load("models/grokking.sem", D=2500)``.
+
+    Raises :class:`SemdslError` listing every problem.  Keyword arguments bind
+    parameter values (checked against their ranges when compiled).
+    """
     from .parser import parse_file
     from .semantics import check
-    return check(parse_file(path))
+    model = check(parse_file(path))
+    return model.with_params(**params) if params else model
 
 
 def compile(model: Model | str | Path, params: Mapping[str, Any] | None = None, *,
@@ -63,6 +72,16 @@ def _model_compile(self: Model, params: Mapping[str, Any] | None = None, *, seed
 
 Model.compile = _model_compile  # type: ignore[attr-defined]
 
-__all__ = ["load", "loads", "compile", "Model", "CompiledModel", "SemdslError", "Diagnostic",
+
+def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, seed: int | None = None,
+        **kwargs: Any):
+    """Evaluate every ``predict`` statement: ``semdsl.run("models/two_state.sem", k_plus=2)``.
+
+    Returns :class:`semdsl.runner.Results` (``.to_json()``, ``.table()``, ``.write(dir)``).
+    """
+    from .runner import run as _run
+    return _run(model, params, seed=seed, **kwargs)
+
+__all__ = ["load", "loads", "compile", "run", "Model", "CompiledModel", "SemdslError", "Diagnostic",
            "Span", "ParameterError", "CompileError", "LimitError", "is_generator",
            "is_distribution", "__version__"]

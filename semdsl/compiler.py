@@ -212,6 +212,39 @@ class CompiledModel:
     def exit_rates(self) -> np.ndarray:
         return -self.generator.diagonal()
 
+    # ---- exact quantities (semdsl.solvers.exact), for notebooks
+    def stationary(self):
+        """Stationary distribution ``pi Q = 0`` (mixture over closed classes reached from init)."""
+        from .solvers import exact
+        return exact.stationary(self.generator, self.init)
+
+    def transient(self, times):
+        """``P(t) = init exp(Q t)`` at the given times (a Transient result with ``.P``)."""
+        from .solvers import exact
+        return exact.transient(self.generator, self.init, np.atleast_1d(np.asarray(times, float)))
+
+    def first_passage(self, target, times=None):
+        """Hitting time of ``target`` (a set text such as ``"h[*]"``, or ids) from init."""
+        from .solve import set_ids
+        from .solvers import exact
+        return exact.first_passage(self.generator, self.init, set_ids(self, target), times)
+
+    def committor(self, A, B) -> np.ndarray:
+        """``q_i = P(hit B before A | start at i)``."""
+        from .solve import set_ids
+        from .solvers import exact
+        return exact.committor(self.generator, set_ids(self, A), set_ids(self, B))
+
+    def spectrum(self, k: int = 6):
+        """The ``k`` slowest relaxation modes and their timescales ``-1/Re(lambda)``."""
+        from .solvers import exact
+        return exact.spectrum(self.generator, k)
+
+    def kemeny_constant(self) -> float:
+        """``K = sum_j pi_j m_ij``, the same from every start ``i``."""
+        from .solvers import exact
+        return exact.kemeny_constant(self.generator)
+
     def master_equation(self, symbolic: Iterable[str] | bool = True, max_nodes: int = SYMBOLIC_NODE_LIMIT):
         """The master equation ``dP_i/dt = sum_j (R_ji P_j - R_ij P_i)`` as sympy objects.
 
@@ -301,7 +334,7 @@ def resolve_params(model: Model, overrides: Mapping[str, Any] | None = None,
     Raises :class:`ParameterError` for a name that is no parameter (with a suggestion),
     a value outside the declared range, or a non-finite value.
     """
-    overrides = dict(overrides or {})
+    overrides = {**model.overrides, **dict(overrides or {})}
     src = {model.file: model.source}
     diags = []
     for k in overrides:
@@ -1214,6 +1247,30 @@ def assemble_generator(src: np.ndarray, dst: np.ndarray, rates: np.ndarray, n: i
     Q.sum_duplicates()
     Q.sort_indices()
     return Q
+
+
+def attribute_values(cm: CompiledModel, expr) -> np.ndarray:
+    """Evaluate an attribute expression (``F``, ``F_train + F_test``) on every node."""
+    names: dict[str, sp.Expr] = {k: (sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**62
+                                     else sp.Float(v, 17)) for k, v in cm.params.items()}
+    attr_syms = {a: sp.Symbol(f"attr_{a}") for a in cm.nodes.attrs}
+    names.update(attr_syms)
+    try:
+        e = to_sympy(expr, Scope(names, lets=cm.model.lets))
+    except ExprError as exc:
+        raise CompileError([Diagnostic(getattr(exc.node, "span", None), exc.message, exc.hint)],
+                           {cm.model.file: cm.model.source})
+    values = {attr_syms[a]: cm.nodes.attrs[a] for a in cm.nodes.attrs if attr_syms[a] in e.free_symbols}
+    return evaluate(e, values, cm.n)
+
+
+def resolve_set(cm: CompiledModel, spec: SetSpec) -> np.ndarray:
+    """Node ids of a set of the model, for this compiled realisation."""
+    ids = cm.sets.get(spec.text)
+    if ids is not None:
+        return ids
+    c = _Compiler(cm.model, cm.params, cm.seed, cm.realization, None, None, ())
+    return c.resolve_set(spec, cm.nodes)
 
 
 def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: int = 1,

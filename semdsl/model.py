@@ -223,6 +223,15 @@ class Model:
     predictions: tuple[Prediction, ...]
     warnings: tuple[Diagnostic, ...] = ()
     syntax: S.ModelFile | None = field(default=None, repr=False, compare=False)
+    #: parameter values bound by ``semdsl.load(path, D=2500)``; explicit ones win
+    overrides: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def with_params(self, **params: Any) -> "Model":
+        """The same model with parameter values bound (checked when compiled)."""
+        from dataclasses import replace
+        merged = dict(self.overrides)
+        merged.update(params)
+        return replace(self, overrides=merged)
 
     @property
     def structural_params(self) -> list[str]:
