@@ -30,6 +30,9 @@ Storm model checker, GraphML, DOT, JSON, NumPy).
 
 EPILOG = """\
 examples:
+  semdsl run models/two_state.sem
+  semdsl run models/grokking.sem --set D=8000 --json -o results/
+  semdsl solve models/two_state.sem --stationary --symbolic
   semdsl check models/grokking.sem
   semdsl compile models/grokking.sem --emit master
   semdsl compile models/grokking.sem --emit prism -o grokking.prism --set D=8000 --seed 3
@@ -89,6 +92,39 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--numeric", action="store_true",
                     help="master/latex: put numbers for every parameter (default: non-structural "
                     "parameters stay symbolic)")
+    pr = sub.add_parser("run", help="run every predict statement (exact, theory)",
+                        description="Evaluate the model's predict statements in file order and print "
+                        "a table per prediction, or the JSON of LANGUAGE.md section 4.",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(pr)
+    pr.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    pr.add_argument("-o", "--output", metavar="DIR", default=None,
+                    help="also write DIR/results.json and one CSV per prediction")
+    pr.add_argument("--method", action="append", choices=("exact", "theory", "simulation"), default=None,
+                    help="only these methods (repeatable; default: those each predict asks for)")
+
+    ps = sub.add_parser("solve", help="quick exact answers: stationary law, first passage, spectrum",
+                        description="One-off exact questions about the compiled model (init as declared).",
+                        epilog=textwrap.dedent("""\
+                            examples:
+                              semdsl solve models/two_state.sem --stationary --symbolic
+                              semdsl solve models/grokking.sem --mfpt generalize
+                              semdsl solve models/random_walk.sem --at 10 --spectrum 5
+                            """), formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(ps)
+    ps.add_argument("--stationary", action="store_true", help="the stationary distribution")
+    ps.add_argument("--mfpt", metavar="SET", action="append", default=[],
+                    help="mean first-passage time from init to SET (a node, h[3], h[*], {a, b}, where(F < 0.5))")
+    ps.add_argument("--at", metavar="T", type=float, action="append", default=[],
+                    help="the distribution at time T (most probable nodes) and the observables there")
+    ps.add_argument("--spectrum", metavar="K", type=int, default=None,
+                    help="the K slowest relaxation modes and their timescales")
+    ps.add_argument("--kemeny", action="store_true", help="the Kemeny constant")
+    ps.add_argument("--symbolic", action="store_true",
+                    help="closed forms (sympy) of the stationary law and of mean first-passage times "
+                    "(models of up to 12 nodes)")
+    ps.add_argument("--latex", action="store_true", help="with --symbolic: LaTeX as well")
+    ps.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -180,7 +216,31 @@ def cmd_compile(args) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "compile": cmd_compile}
+def cmd_run(args) -> int:
+    from . import load
+    from .runner import run
+    model = load(args.file)
+    params = _assignments(args)
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        progress = lambda msg: print(f"  ... {msg}", file=sys.stderr)  # noqa: E731
+    res = run(model, params, seed=args.seed, methods=args.method, progress=progress)
+    if args.output:
+        paths = res.write(args.output)
+        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    if args.json:
+        print(res.to_json(indent=2))
+    else:
+        sys.stdout.write(res.table())
+    return 0
+
+
+def cmd_solve(args) -> int:
+    from .solve import solve_command
+    return solve_command(args)
+
+
+COMMANDS = {"check": cmd_check, "compile": cmd_compile, "run": cmd_run, "solve": cmd_solve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

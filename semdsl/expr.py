@@ -174,6 +174,8 @@ def numeric(expr: sp.Expr, what: str = "value") -> float:
         return 0.0
     if isinstance(expr, sp.logic.boolalg.Boolean):
         return 1.0 if bool(expr) else 0.0
+    if expr.is_Number:  # fast path: Integer, Rational, Float
+        return float(expr)
     if expr.free_symbols:
         names = ", ".join(sorted(str(s) for s in expr.free_symbols))
         raise ValueError(f"{what} depends on {names}, which has no number here")

@@ -7,6 +7,7 @@ in them has been checked: names exist, arguments match, kinds fit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ RATE_LAWS: dict[str, tuple[str, ...]] = {
 LAW_SYMBOLS = sp.symbols("F_src F_dst w B")
 
 
+@functools.lru_cache(maxsize=256)
 def law_expression(law: str, R0: sp.Expr, beta: sp.Expr) -> sp.Expr:
     """The built-in rate law ``law`` (LANGUAGE.md, "Rate laws") in :data:`LAW_SYMBOLS`."""
     F_s, F_d, w, B = LAW_SYMBOLS

@@ -63,6 +63,7 @@ class Checker:
         self.family_attrs: dict[str, set[str]] = {}
         self._let_checked: set[tuple[str, frozenset]] = set()
         self.cyclic_lets: set[str] = set()
+        self.rejected: set[str] = set()
 
     # ----------------------------------------------------------- helpers
     def err(self, span, msg, hint=None):
@@ -70,6 +71,8 @@ class Checker:
 
     def declare(self, ident: S.Ident, kind: str) -> bool:
         name = ident.value
+        if name in KEYWORDS or name in RESERVED:
+            self.rejected.add(name)  # its uses are not reported again
         if name in KEYWORDS:
             self.err(ident.span, f"'{name}' is a keyword and cannot name {_a(kind)}",
                      "choose another name")
@@ -792,7 +795,7 @@ class Checker:
         if isinstance(item, S.Ident):
             ob = observables.get(item.value)
             if ob is None:
-                if item.value in self.observable_stmts:
+                if item.value in self.observable_stmts or item.value in self.rejected:
                     return  # its own error was reported
                 other = self.decl.get(item.value)
                 hint = (f"'{item.value}' is {_a(other[0])}; declare 'observable NAME = ...' or "

@@ -1,0 +1,619 @@
+"""Predict statements -> numbers: the ``exact`` and ``theory`` methods, results, tables.
+
+``run(model)`` evaluates every ``predict`` statement in file order and returns a
+:class:`Results` whose ``to_dict()`` is the JSON of LANGUAGE.md section 4::
+
+    {"model": ..., "seed": ..., "params": {...}, "model_hash": ..., "semdsl_version": ...,
+     "predictions": [{"observables": [...], "axis": {"name": ..., "values": [...]} | null,
+                      "exact": {OBS: {"value": [...], ...}}, "theory": {...}, ...}]}
+
+Semantics (where LANGUAGE.md leaves room, decided here and in the README):
+
+* An axis ``over t in A..B [log] [points K]`` has ``K`` points (default 50), linear or
+  log-spaced; ``at t = T`` one point; ``stationary`` or no axis one point, the
+  stationary value of time-dependent observables (the mixture over closed classes
+  reached from ``init`` for a reducible chain).
+* ``first_passage`` over a time axis is ``P(T <= t)``; over a parameter axis or with no
+  axis it is the mean ``E[T]``.  When the target is missed with positive probability
+  from ``init`` the mean does not exist in that realisation: it is ``null``, and the
+  value reported is the average over the realisations where it exists, with
+  ``finite_fraction`` beside it (so grokking times are conditional on grokking).
+* Quenched disorder: ``realizations = R`` compiles realisation ``r`` from
+  ``SeedSequence(seed, spawn_key=(r, ...))``; values are means over realisations, with
+  ``spread`` (sample standard deviation) and ``stderr`` (spread / sqrt(R_finite)).
+* A sweep over a parameter recompiles the landscape only when it must: when the
+  parameter is read by the rate law alone, the compiled graph is kept and only the rates
+  are re-evaluated.
+* ``simulation`` is the kinetic Monte Carlo engine's (issue 4); until it lands a
+  prediction asking for it gets a ``note`` saying so and no numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from . import __version__
+from . import syntax as S
+from .compiler import (CompiledModel, _Compiler, assemble_generator, attribute_values,
+                       compile_model, resolve_params, resolve_set)
+from .errors import CompileError, Diagnostic, NumericalError, SemdslError
+from .expr import numeric, to_sympy, Scope, walk
+from .format import format_expr
+from .model import Model, Observable, Prediction
+
+DEFAULT_POINTS = 50
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class PredictionResult:
+    """The numbers of one ``predict`` statement."""
+
+    observables: list[str]
+    axis: dict[str, Any] | None
+    methods: dict[str, dict[str, dict[str, Any]]]
+    line: int
+    text: str
+    notes: list[str] = field(default_factory=list)
+    agreement: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"observables": self.observables, "axis": self.axis, "line": self.line,
+                             "statement": self.text}
+        for m in ("exact", "theory", "simulation"):
+            if m in self.methods:
+                d[m] = self.methods[m]
+        if self.agreement:
+            d["agreement"] = self.agreement
+        if self.notes:
+            d["notes"] = self.notes
+        return d
+
+
+@dataclass
+class Results:
+    """All predictions of a model run, with the provenance that makes them reproducible."""
+
+    model: str
+    file: str
+    model_hash: str
+    seed: int
+    params: dict[str, float]
+    predictions: list[PredictionResult]
+    version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "file": self.file, "model_hash": self.model_hash,
+                "seed": self.seed, "params": {k: _jnum(v) for k, v in self.params.items()},
+                "semdsl_version": self.version,
+                "predictions": [p.to_dict() for p in self.predictions]}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(_clean(self.to_dict()), indent=indent, allow_nan=False)
+
+    def __getitem__(self, k: int) -> PredictionResult:
+        return self.predictions[k]
+
+    def table(self) -> str:
+        """A readable table per prediction."""
+        out = [f"model {self.model} ({self.file})  seed {self.seed}  hash {self.model_hash}",
+               "params: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in self.params.items())]
+        for k, p in enumerate(self.predictions, 1):
+            out.append("")
+            out.append(f"[{k}] line {p.line}: {p.text}")
+            out += _prediction_table(p)
+        return "\n".join(out) + "\n"
+
+    def write(self, directory: str | Path) -> list[Path]:
+        """``results.json`` and one CSV per prediction in ``directory``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        paths = [d / "results.json"]
+        paths[0].write_text(self.to_json(indent=2))
+        for k, p in enumerate(self.predictions, 1):
+            name = "_".join(_slug(o) for o in p.observables)[:60]
+            path = d / f"prediction_{k:02d}_{name}.csv"
+            path.write_text(_prediction_csv(p))
+            paths.append(path)
+        return paths
+
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in s).strip("_") or "obs"
+
+
+def _jnum(v):
+    v = float(v)
+    return int(v) if v.is_integer() and abs(v) < 2**53 else v
+
+
+def _clean(x):
+    """NaN/inf -> None, numpy -> Python, recursively (JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _clean(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        f = float(x)
+        return f if math.isfinite(f) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v)).lower()
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(f):
+        return "null"
+    return f"{f:.6g}"
+
+
+def _columns(p: PredictionResult) -> list[tuple[str, list]]:
+    cols: list[tuple[str, list]] = []
+    if p.axis is not None:
+        cols.append((p.axis["name"], p.axis["values"]))
+    for obs in p.observables:
+        for m in ("exact", "theory", "simulation"):
+            entry = p.methods.get(m, {}).get(obs)
+            if not entry or entry.get("value") is None:
+                continue
+            vals = entry["value"]
+            cols.append((f"{obs} [{m}]", vals))
+            err = entry.get("stderr")
+            if err is not None:
+                cols.append(("± stderr", err))
+            ff = entry.get("finite_fraction")
+            if ff is not None:
+                cols.append(("finite_fraction", ff))
+    return cols
+
+
+def _prediction_table(p: PredictionResult) -> list[str]:
+    cols = _columns(p)
+    lines = []
+    if cols:
+        n = max(len(c[1]) for c in cols)
+        widths = [max(len(h), 10) for h, _ in cols]
+        lines.append("  " + "  ".join(h.rjust(w) for (h, _), w in zip(cols, widths)))
+        for i in range(n):
+            lines.append("  " + "  ".join(_fmt(c[1][i] if i < len(c[1]) else None).rjust(w)
+                                          for c, w in zip(cols, widths)))
+    for m in ("exact", "theory", "simulation"):
+        for obs, entry in p.methods.get(m, {}).items():
+            fit = entry.get("fit")
+            if fit:
+                lines.append(f"  fit [{m}] {obs}: " + _describe_fit(fit))
+            if entry.get("note"):
+                lines.append(f"  note [{m}] {obs}: {entry['note']}")
+    for note in p.notes:
+        lines.append(f"  note: {note}")
+    return lines
+
+
+def _describe_fit(fit: dict) -> str:
+    if fit.get("kind") == "powerlaw":
+        if fit.get("exponent") is None:
+            return f"power law: {fit.get('warning')}"
+        ci = fit.get("ci95") or [None, None]
+        s = f"power law exponent {_fmt(fit['exponent'])} (95% CI {_fmt(ci[0])}..{_fmt(ci[1])})"
+        if fit.get("range"):
+            s += f" over {_fmt(fit['range'][0])}..{_fmt(fit['range'][1])}"
+    else:
+        if fit.get("x_c") is None:
+            return f"threshold: {fit.get('warning')}"
+        ci = fit.get("ci95") or {}
+        s = (f"threshold x_c = {_fmt(fit['x_c'])} (95% CI {'..'.join(_fmt(v) for v in ci.get('x_c', [None, None]))}), "
+             f"g = {_fmt(fit['g'])} (95% CI {'..'.join(_fmt(v) for v in ci.get('g', [None, None]))})")
+    if fit.get("warning"):
+        s += f"  [{fit['warning']}]"
+    return s
+
+
+def _prediction_csv(p: PredictionResult) -> str:
+    cols = _columns(p)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([h for h, _ in cols])
+    n = max((len(c[1]) for c in cols), default=0)
+    for i in range(n):
+        w.writerow(["" if (i >= len(c[1]) or c[1][i] is None) else c[1][i] for c in cols])
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ evaluation
+class _Runner:
+    def __init__(self, model: Model, params: Mapping[str, Any], seed: int,
+                 methods: Iterable[str] | None, progress: Callable[[str], None] | None):
+        self.model = model
+        self.params = resolve_params(model, params)      # checks names and ranges once
+        self.overrides = dict(params)
+        self.seed = int(seed)
+        self.only = set(methods) if methods else None
+        self.progress = progress
+        self._cache: dict[tuple, CompiledModel] = {}
+        self.sources = {model.file: model.source}
+
+    # ---- numbers from the prediction statement
+    def num(self, e, params) -> float:
+        names = {k: _sym(v) for k, v in params.items()}
+        return numeric(to_sympy(e, Scope(names, lets=self.model.lets)))
+
+    def axis_values(self, pred: Prediction) -> np.ndarray | None:
+        a = pred.axis
+        if a is None or a.kind == "stationary":
+            return None
+        if a.kind == "at":
+            return np.array([self.num(a.value, self.params)])
+        lo, hi = self.num(a.lo, self.params), self.num(a.hi, self.params)
+        k = int(self.num(a.points, self.params)) if a.points is not None else DEFAULT_POINTS
+        if k == 1:
+            return np.array([lo])
+        if a.log:
+            return np.geomspace(lo, hi, k)
+        vals = np.linspace(lo, hi, k)
+        return vals
+
+    # ---- compiled models, cached; rate-only parameters re-evaluate rates only
+    def compiled(self, params: dict[str, float], realization: int, seed: int) -> CompiledModel:
+        key = (tuple(sorted(params.items())), realization, seed)
+        cm = self._cache.get(key)
+        if cm is not None:
+            return cm
+        base_key = None
+        for (pk, r, s), other in self._cache.items():
+            if r != realization or s != seed:
+                continue
+            changed = {k for k, v in params.items() if dict(pk).get(k) != v}
+            if changed and changed <= self.rate_only_params():
+                base_key = (pk, r, s)
+                cm = rebind_rates(other, params)
+                break
+        if cm is None:
+            cm = compile_model(self.model, params, seed=seed, realization=realization)
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[key] = cm
+        return cm
+
+    def rate_only_params(self) -> set[str]:
+        if not hasattr(self, "_rate_only"):
+            self._rate_only = rate_only_parameters(self.model)
+        return self._rate_only
+
+    # ---- one prediction
+    def prediction(self, pred: Prediction) -> PredictionResult:
+        m = self.model
+        names = [ob.name for ob in pred.observables]
+        axis_vals = self.axis_values(pred)
+        a = pred.axis
+        axis = None
+        if a is not None and a.kind != "stationary":
+            axis = {"name": a.var, "values": axis_vals.tolist(), "log": bool(a.log)}
+        opt = {}
+        for k, v in pred.options.items():
+            opt[k] = v if k == "fit" else self.num(v, self.params)
+        seed = int(opt.get("seed", self.seed))
+        R = int(opt.get("realizations", 1))
+        text = _statement_text(m, pred)
+        res = PredictionResult(names, axis, {}, pred.span.line if pred.span else 0, text)
+        if not m.has_randomness and R > 1:
+            res.notes.append(f"the model has no random parts: {R} realizations are identical; one was used")
+            R = 1
+        methods = [x for x in pred.methods if self.only is None or x in self.only]
+        for method in methods:
+            if self.progress:
+                self.progress(f"line {res.line}: {method}")
+            if method == "exact":
+                res.methods["exact"] = self.exact(pred, axis_vals, R, seed)
+            elif method == "theory":
+                res.methods["theory"] = self.theory(pred, axis_vals, seed)
+            else:
+                res.methods["simulation"] = {
+                    ob: {"value": None, "note": "simulation comes with the kinetic Monte Carlo "
+                         "engine (not in this version); use exact or theory"} for ob in names}
+        fit = pred.options.get("fit")
+        if fit and axis_vals is not None:
+            from .solvers.fit import fit_powerlaw, fit_threshold
+            for method, per_obs in res.methods.items():
+                for ob, entry in per_obs.items():
+                    vals = entry.get("value")
+                    if vals is None or len(vals) != len(axis_vals):
+                        continue
+                    y = np.array([np.nan if v is None else v for v in vals], dtype=float)
+                    samples = entry.pop("_samples", None)
+                    f = fit_powerlaw if fit == "powerlaw" else fit_threshold
+                    entry["fit"] = _clean(f(axis_vals, y, samples=samples))
+        for per_obs in res.methods.values():
+            for entry in per_obs.values():
+                entry.pop("_samples", None)
+        return res
+
+    # ---- exact
+    def exact(self, pred: Prediction, axis_vals, R: int, seed: int) -> dict[str, dict]:
+        a = pred.axis
+        obs = pred.observables
+        over_param = a is not None and a.kind in ("over", "at") and not a.is_time
+        points = axis_vals if over_param else None
+        K = len(axis_vals) if axis_vals is not None else 1
+        vals = {ob.name: np.full((R, K), np.nan) for ob in obs}
+        notes: dict[str, str] = {}
+        for r in range(R):
+            if over_param:
+                for k, v in enumerate(points):
+                    params = dict(self.params)
+                    params[a.var] = float(v)
+                    cm = self.compiled(params, r, seed)
+                    ev = _Evaluator(cm)
+                    for ob in obs:
+                        x, note = ev.value(ob, None)
+                        vals[ob.name][r, k] = x[0]
+                        if note:
+                            notes[ob.name] = note
+            else:
+                cm = self.compiled(dict(self.params), r, seed)
+                ev = _Evaluator(cm)
+                times = axis_vals if (a is not None and a.is_time and a.kind != "stationary") else None
+                for ob in obs:
+                    x, note = ev.value(ob, times)
+                    vals[ob.name][r, :] = x
+                    if note:
+                        notes[ob.name] = note
+        out: dict[str, dict] = {}
+        for ob in obs:
+            out[ob.name] = _aggregate(vals[ob.name], R)
+            if notes.get(ob.name):
+                out[ob.name]["note"] = notes[ob.name]
+            if np.all(np.isnan(vals[ob.name])) and notes.get(ob.name, "").startswith("no exact"):
+                out[ob.name]["value"] = None
+        return out
+
+    # ---- theory
+    def theory(self, pred: Prediction, axis_vals, seed: int) -> dict[str, dict]:
+        from .solvers.theory import predict as theory_predict
+        a = pred.axis
+        cm = self.compiled(dict(self.params), 0, seed)
+        out = {}
+        for ob in pred.observables:
+            name = a.var if (a is not None and a.kind != "stationary") else None
+            try:
+                tr = theory_predict(self.model, cm, ob, name, axis_vals)
+            except SemdslError:
+                raise
+            entry: dict[str, Any] = {"value": _clean(tr.value) if tr.value is not None else None,
+                                     "note": tr.note}
+            if tr.law:
+                entry["law"] = _clean(tr.law)
+            out[ob.name] = entry
+        return out
+
+
+def _aggregate(v: np.ndarray, R: int) -> dict[str, Any]:
+    finite = np.isfinite(v)
+    nfin = finite.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(nfin > 0, np.nansum(np.where(finite, v, 0.0), axis=0) / np.maximum(nfin, 1), np.nan)
+    entry: dict[str, Any] = {"value": [None if not np.isfinite(x) else float(x) for x in mean]}
+    if np.any(~finite):
+        entry["finite_fraction"] = (nfin / R).tolist()
+    if R > 1:
+        dev = np.where(finite, v - mean, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = np.sqrt((dev ** 2).sum(axis=0) / np.maximum(nfin - 1, 1))
+            spread = np.where(nfin > 1, spread, np.nan)
+            stderr = spread / np.sqrt(np.maximum(nfin, 1))
+        entry["spread"] = [None if not np.isfinite(x) else float(x) for x in spread]
+        entry["stderr"] = [None if not np.isfinite(x) else float(x) for x in stderr]
+        entry["realizations"] = R
+        entry["_samples"] = v
+    return entry
+
+
+class _Evaluator:
+    """Exact observables of one compiled realisation (transient and stationary cached)."""
+
+    def __init__(self, cm: CompiledModel):
+        self.cm = cm
+        self._transient: dict[tuple, Any] = {}
+        self._stationary = None
+
+    def transient(self, times: np.ndarray):
+        from .solvers import exact
+        key = tuple(np.round(times, 15))
+        tr = self._transient.get(key)
+        if tr is None:
+            tr = exact.transient(self.cm.generator, self.cm.init, times)
+            self._transient[key] = tr
+        return tr
+
+    def stationary(self):
+        from .solvers import exact
+        if self._stationary is None:
+            self._stationary = exact.stationary(self.cm.generator, self.cm.init)
+        return self._stationary
+
+    def value(self, ob: Observable, times: np.ndarray | None) -> tuple[np.ndarray, str | None]:
+        """Values at ``times`` (or the stationary / no-axis value when times is None)."""
+        from .solvers import exact
+        cm = self.cm
+        k = ob.kind
+        n_out = 1 if times is None else len(times)
+        if k in ("mean", "median", "quantile", "prob"):
+            if times is None:
+                st = self.stationary()
+                P = st.pi[None, :]
+                note = st.note if getattr(st, "reducible", False) else None
+            else:
+                tr = self.transient(times)
+                P = tr.P
+                note = None
+            if k == "prob":
+                ids = resolve_set(cm, ob.sets[0])
+                return exact.prob(P, ids), note
+            values = attribute_values(cm, ob.expr)
+            if k == "mean":
+                return exact.expect(P, values), note
+            q = 0.5 if k == "median" else numeric(to_sympy(ob.q, Scope({kk: _sym(v) for kk, v in cm.params.items()},
+                                                                        lets=cm.model.lets)))
+            return exact.quantile(P, values, q), note
+        if k == "msd":
+            coords = [cm.nodes.attrs[c] for c in ob.coords]
+            if times is None:
+                st = self.stationary()
+                x0 = [float(cm.init @ c) for c in coords]
+                # E over start ~ init and end ~ pi: sum of E|x|^2 - 2 x.x0-ish, exact for independent ends
+                val = sum(float(st.pi @ c**2) - 2 * float(st.pi @ c) * float(cm.init @ c) + float(cm.init @ c**2)
+                          for c in coords)
+                return np.array([val]), "stationary msd: start ~ init and end ~ stationary law, independent"
+            return np.asarray(exact.msd(cm.generator, cm.init, coords, times), float), None
+        if k == "first_passage":
+            ids = resolve_set(cm, ob.sets[0])
+            fp = exact.first_passage(cm.generator, cm.init, ids, times)
+            if times is not None:
+                return np.asarray(fp.cdf, float), None
+            if fp.mean is None:
+                return np.array([np.nan]), None
+            return np.array([fp.mean]), None
+        if k == "largest_cluster":
+            return np.array([exact.largest_cluster_fraction(cm.edge_src, cm.edge_dst, cm.n)]), None
+        if k == "connected":
+            a = resolve_set(cm, ob.sets[0])
+            b = resolve_set(cm, ob.sets[1])
+            return np.array([float(exact.connected_sets(cm.edge_src, cm.edge_dst, cm.n, a, b))]), None
+        if k == "min_reachable":
+            values = attribute_values(cm, ob.expr)
+            return np.array([exact.min_reachable(cm.generator, cm.init, values)]), None
+        # visited(): the expected number of distinct nodes has no linear-algebra formula here
+        return np.full(n_out, np.nan), ("no exact method for visited() (the expected number of "
+                                        "distinct nodes visited); use theory or simulation")
+
+
+def _sym(v: float):
+    import sympy as sp
+    v = float(v)
+    return sp.Integer(int(v)) if v.is_integer() and abs(v) < 2**62 else sp.Float(v, 17)
+
+
+def _statement_text(m: Model, pred: Prediction) -> str:
+    if pred.span and m.source:
+        lines = m.source.splitlines()
+        if 0 < pred.span.line <= len(lines):
+            return lines[pred.span.line - 1].split("#")[0].strip()
+    return "predict " + ", ".join(o.name for o in pred.observables)
+
+
+def rate_only_parameters(model: Model) -> set[str]:
+    """Parameters read only by the rate law (its arguments or ``rate = EXPR``).
+
+    Sweeping one of them keeps the compiled graph and random attributes and re-evaluates
+    only the rates.
+    """
+    def params_in(e, seen=frozenset()) -> set[str]:
+        out = set()
+        for n in walk(e):
+            if isinstance(n, S.Name):
+                if n.id in model.params:
+                    out.add(n.id)
+                elif n.id in model.lets and n.id not in seen:
+                    out |= params_in(model.lets[n.id], seen | {n.id})
+        return out
+
+    in_law: set[str] = set()
+    law = model.rate
+    for _, v in law.args:
+        in_law |= params_in(v)
+    if law.expr is not None:
+        in_law |= params_in(law.expr)
+    elsewhere: set[str] = set()
+    syntax = model.syntax.statements if model.syntax else ()
+    for st in syntax:
+        if isinstance(st, (S.RateLawStmt, S.RateExprStmt, S.PredictStmt, S.ModelStmt, S.LetStmt)):
+            continue
+        if isinstance(st, S.ParamStmt):
+            # another parameter's default built from this one moves with it
+            for p in params_in(st.default):
+                elsewhere.add(p)
+            continue
+        for n in walk_statement(st):
+            if isinstance(n, S.Name):
+                elsewhere |= params_in(n)
+    return {p for p in in_law if p not in elsewhere and not model.params[p].structural}
+
+
+def walk_statement(st):
+    """Every expression node inside a statement."""
+    for f in dataclasses.fields(st):
+        yield from _walk_any(getattr(st, f.name))
+
+
+def _walk_any(x):
+    if isinstance(x, (list, tuple)):
+        for y in x:
+            yield from _walk_any(y)
+    elif dataclasses.is_dataclass(x) and not isinstance(x, type):
+        if isinstance(x, (S.Name,)):
+            yield x
+            return
+        yield x
+        for f in dataclasses.fields(x):
+            if f.name == "span":
+                continue
+            yield from _walk_any(getattr(x, f.name))
+
+
+def rebind_rates(cm: CompiledModel, params: Mapping[str, float]) -> CompiledModel:
+    """``cm`` with the rates (and generator) re-evaluated for new rate-law parameters."""
+    c = _Compiler(cm.model, dict(params), cm.seed, cm.realization, None, None, ())
+    c.check_law_arguments()
+    rates, sym = c.rates(cm.nodes, cm.src, cm.dst, cm.transition_edge, cm.edge_attrs, cm.edge_stmt)
+    Q = assemble_generator(cm.src, cm.dst, rates, cm.n)
+    return dataclasses.replace(cm, params=dict(params), rates=rates, generator=Q, symbolic_rates=sym)
+
+
+def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, seed: int | None = None,
+        methods: Iterable[str] | None = None, progress: Callable[[str], None] | None = None,
+        **overrides: Any) -> Results:
+    """Evaluate every ``predict`` statement of a model.
+
+    Parameters
+    ----------
+    model : Model or path
+        ``semdsl.run("models/grokking.sem", D=2500)`` loads the file.
+    params, **overrides : parameter values (checked against their ranges).
+    seed : int
+        The model seed (default 1); every realisation's seed is spawned from it.
+    methods : iterable of str, optional
+        Restrict to these methods (``{"exact"}``).
+
+    Returns
+    -------
+    Results
+        ``.to_json()`` gives LANGUAGE.md section 4's JSON; ``.table()`` a readable table.
+    """
+    if not isinstance(model, Model):
+        from . import load
+        model = load(model)
+    merged = {**model.overrides, **dict(params or {}), **overrides}
+    seed = 1 if seed is None else int(seed)
+    runner = _Runner(model, merged, seed, methods, progress)
+    preds = [runner.prediction(p) for p in model.predictions]
+    return Results(model.name, model.file, model.hash, seed, runner.params, preds)
