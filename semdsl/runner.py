@@ -337,7 +337,7 @@ class _Runner:
             for method, per_obs in res.methods.items():
                 for ob, entry in per_obs.items():
                     vals = entry.get("value")
-                    if vals is None or len(vals) != len(axis_vals):
+                    if vals is None or len(vals) != len(axis_vals) or all(v is None for v in vals):
                         continue
                     y = np.array([np.nan if v is None else v for v in vals], dtype=float)
                     samples = entry.pop("_samples", None)
@@ -399,8 +399,9 @@ class _Runner:
                 tr = theory_predict(self.model, cm, ob, name, axis_vals)
             except SemdslError:
                 raise
-            entry: dict[str, Any] = {"value": _clean(tr.value) if tr.value is not None else None,
-                                     "note": tr.note}
+            K = len(axis_vals) if axis_vals is not None else 1
+            value = _clean(list(tr.value)) if tr.value is not None else [None] * K
+            entry: dict[str, Any] = {"value": value, "note": tr.note}
             if tr.law:
                 entry["law"] = _clean(tr.law)
             out[ob.name] = entry
