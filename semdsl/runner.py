@@ -175,8 +175,8 @@ def _columns(p: PredictionResult) -> list[tuple[str, list]]:
     for obs in p.observables:
         for m in ("exact", "theory", "simulation"):
             entry = p.methods.get(m, {}).get(obs)
-            if not entry or entry.get("value") is None:
-                continue
+            if not entry or entry.get("value") is None or all(v is None for v in entry["value"]):
+                continue  # nothing to show: the entry's note says why
             vals = entry["value"]
             cols.append((f"{obs} [{m}]", vals))
             err = entry.get("stderr")
