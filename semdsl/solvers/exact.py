@@ -95,13 +95,27 @@ ROW_SUM_RTOL = 1e-9
 
 
 def as_generator(Q, *, check: bool = True) -> sp.csr_matrix:
-    """Return ``Q`` as a canonical float64 CSR matrix, checking that it is a generator.
+    r"""Return ``Q`` as a canonical float64 CSR copy, checking that it is a generator.
 
-    :param Q: square sparse or dense matrix.
-    :param check: verify that off-diagonal entries are finite and ``>= 0`` and
-        that every row sums to zero up to :data:`ROW_SUM_RTOL` times the row's
-        exit rate.
-    :raises ValueError: if ``Q`` is not a CTMC generator.
+    A generator has :math:`Q_{ij} \ge 0` for :math:`i \ne j` and
+    :math:`\sum_j Q_{ij} = 0` (checked to :data:`ROW_SUM_RTOL` times the exit
+    rate :math:`q_i = \sum_{j \ne i} Q_{ij}`).
+
+    Parameters
+    ----------
+    Q : sparse or dense (n, n)
+        Square matrix (not modified: a copy is returned).
+    check : bool
+        Verify finiteness, signs and row sums.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+
+    Raises
+    ------
+    ValueError
+        If ``Q`` is not square, empty, or (with ``check``) not a CTMC generator.
     """
     Q = sp.csr_matrix(Q, dtype=np.float64, copy=True)
     Q.sum_duplicates()
@@ -130,7 +144,16 @@ def as_generator(Q, *, check: bool = True) -> sp.csr_matrix:
 
 
 def transition_graph(Q) -> sp.csr_matrix:
-    """Boolean adjacency matrix (CSR) of the positive off-diagonal rates of ``Q``: ``A[i, j]`` iff ``i -> j``."""
+    r"""Adjacency matrix of the transitions: :math:`A_{ij} = 1` iff :math:`i \ne j` and :math:`Q_{ij} > 0`.
+
+    Parameters
+    ----------
+    Q : sparse or dense (n, n)
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of int8
+    """
     Q = sp.csr_matrix(Q)
     n = Q.shape[0]
     rows = np.repeat(np.arange(n), np.diff(Q.indptr))
@@ -159,16 +182,38 @@ def _reached_from(graph: sp.csr_matrix, sources: np.ndarray) -> np.ndarray:
 
 
 def can_reach(Q, target) -> np.ndarray:
-    """Boolean mask of the states from which ``target`` is reachable with positive probability (target included)."""
+    r"""States from which ``target`` is hit with positive probability: :math:`\{i : P_i(T_B < \infty) > 0\}` (``B`` included).
+
+    One breadth-first search on the reversed transition graph.
+
+    Parameters
+    ----------
+    Q : sparse or dense (n, n)
+    target : array_like of int
+
+    Returns
+    -------
+    ndarray of bool (n,)
+    """
     A = transition_graph(Q)
     return _reached_from(A.T.tocsr(), _as_states(target, A.shape[0]))
 
 
 def reach_surely(Q, target) -> np.ndarray:
-    """Boolean mask of the states from which ``target`` is reached with probability 1 (target included).
+    r"""States from which ``target`` is hit with probability 1: :math:`\{i : P_i(T_B < \infty) = 1\}` (``B`` included).
 
     A state reaches the target surely iff it cannot reach, without passing
-    through the target, a state from which the target is unreachable.
+    through the target, a state from which the target is unreachable (two
+    breadth-first searches; decided on the graph, no arithmetic).
+
+    Parameters
+    ----------
+    Q : sparse or dense (n, n)
+    target : array_like of int
+
+    Returns
+    -------
+    ndarray of bool (n,)
     """
     A = transition_graph(Q)
     n = A.shape[0]
@@ -215,18 +260,29 @@ def _lu_solve_rows(A, b: np.ndarray) -> np.ndarray:
 
 
 def stationary_distribution(Q) -> np.ndarray:
-    """Stationary distribution ``pi`` of an irreducible CTMC: ``pi Q = 0``, ``sum(pi) = 1``.
+    r"""Stationary distribution of an irreducible CTMC: :math:`\pi Q = 0`, :math:`\sum_i \pi_i = 1`.
 
-    Solved directly: fixing ``pi_k = 1`` for the state ``k`` with the largest
-    exit rate, the remaining equations ``pi Q[:, j] = 0`` (``j != k``) form the
-    non-singular system ``Q[-k, -k]^T x = -Q[k, -k]^T``, which is factorised
+    Solved directly: fixing :math:`\pi_k = 1` for the state ``k`` with the largest
+    exit rate, the remaining equations :math:`(\pi Q)_j = 0` (:math:`j \ne k`) form the
+    non-singular system :math:`Q^T_{-k,-k} x = -Q^T_{-k,k}`, which is factorised
     with SuperLU; the result is then normalised.  Round-off negatives (if any)
-    are clipped to 0 before normalising.
+    are clipped to 0 before normalising.  :func:`stationary` handles reducible
+    chains, checks the residual and has an iterative fallback.
 
-    :param Q: generator (``n x n``).
-    :returns: float64 array of length ``n``.
-    :raises ValueError: if ``Q`` is not a generator or the chain is not
-        irreducible (more than one strongly connected component).
+    Parameters
+    ----------
+    Q : sparse or dense (n, n)
+        Generator.
+
+    Returns
+    -------
+    ndarray (n,)
+
+    Raises
+    ------
+    ValueError
+        If ``Q`` is not a generator or the chain is not irreducible (more than
+        one strongly connected component).
     """
     Q = as_generator(Q)
     n = Q.shape[0]
@@ -253,18 +309,26 @@ def stationary_distribution(Q) -> np.ndarray:
 
 
 def mean_first_passage(Q, target) -> np.ndarray:
-    """Expected hitting time of the set ``target`` from every state.
+    r"""Expected hitting time of the set ``target`` from every state.
 
-    ``m[i] = E_i[inf{t >= 0 : X_t in target}]``: 0 on the target, ``inf``
+    :math:`m_i = E_i[\inf\{t \ge 0 : X_t \in B\}]`: 0 on the target, ``inf``
     where the target is reached with probability < 1, and elsewhere the
-    solution of ``-Q_AA m_A = 1`` on the set ``A`` of non-target states that
+    solution of :math:`-Q_{AA} m_A = 1` on the set ``A`` of non-target states that
     reach the target surely (transitions out of ``A`` only lead into ``A`` or
-    the target, so ``Q_AA`` is a non-singular sub-generator).
+    the target, so :math:`Q_{AA}` is a non-singular sub-generator).
+    :func:`first_passage` adds moments, absorption probabilities and the
+    distribution from an initial distribution.
 
-    :param Q: generator (``n x n``).
-    :param target: integer array of target state ids (an empty target gives
-        ``inf`` everywhere).
-    :returns: float64 array of length ``n``.
+    Parameters
+    ----------
+    Q : sparse or dense (n, n)
+        Generator.
+    target : array_like of int
+        Target state ids (an empty target gives ``inf`` everywhere).
+
+    Returns
+    -------
+    ndarray (n,)
     """
     Q = as_generator(Q)
     n = Q.shape[0]
@@ -291,9 +355,13 @@ def mean_first_passage(Q, target) -> np.ndarray:
 #: Krylov engine, whose cost does not grow with ``q t``.
 UNIF_MAX_TERMS = 100_000
 #: cost of one Krylov step in sparse products (one LU of ``I - gamma Q^T`` about every
-#: other step plus ~20 triangular solves; measured ~1500 on a 316 x 316 lattice);
+#: other step plus 20-40 triangular solves; measured 1500-5000 on a 316 x 316 lattice);
 #: ``auto`` hands a time to the Krylov engine when that is cheaper than more Poisson terms
-KRYLOV_STEP_COST = 2000
+KRYLOV_STEP_COST = 4000
+#: below this l1 tolerance (TV 5e-11) ``auto`` uniformizes as far as UNIF_MAX_TERMS allows:
+#: the Krylov engine's measured round-off (a few 1e-14 per step, more on stiff chains)
+#: would use up the budget
+KRYLOV_MIN_TOL = 1e-10
 #: an explicit ``method="uniformization"`` refuses problems that need more terms
 UNIF_HARD_MAX_TERMS = 50_000_000
 #: an explicit ``method="expm_multiply"`` refuses problems that need more (estimated)
@@ -314,6 +382,14 @@ SURE_ATOL = 1e-12
 KRYLOV_MAX_DIM = 40
 KRYLOV_GAMMA_RATIO = 0.07
 KRYLOV_GAMMA_RANGE = (0.02, 0.2)
+#: a transient answer whose error bound (total variation) exceeds this raises NumericalError;
+#: between ``tol`` and this, the answer is returned with a note
+TRANSIENT_MAX_ERROR = 1e-6
+#: the Krylov engine gives up (NumericalError) rather than take more steps than this, or
+#: halve one step more often (a budget below the round-off floor of its bound is not
+#: reached by smaller steps)
+KRYLOV_MAX_STEPS = 2000
+KRYLOV_MAX_HALVINGS = 8
 #: sparse shift-invert eigen-solver: most zero eigenvalues (closed classes) it is asked to skip
 SPARSE_EIG_MAX_CLASSES = 16
 #: ``kemeny_constant(method="fundamental")``: largest estimated flop count of its O(n) solves
@@ -340,7 +416,7 @@ def _canonical(Q) -> tuple[sp.csr_matrix, np.ndarray]:
     off = (Q.indices != rows) & (Q.data != 0)
     counts = np.bincount(rows[off], minlength=n)
     W = sp.csr_matrix((Q.data[off], Q.indices[off], np.concatenate(([0], np.cumsum(counts)))), shape=(n, n))
-    exit_rates = np.bincount(rows[off], weights=Q.data[off], minlength=n)
+    exit_rates = np.bincount(rows[off], weights=Q.data[off], minlength=n).astype(np.float64)
     Qc = (W - sp.diags(exit_rates)).tocsr()
     Qc.sum_duplicates()
     Qc.sort_indices()
@@ -683,7 +759,7 @@ class _ShiftInvert:
         return self.cache[gamma]
 
 
-def _rd_projection(Hm: np.ndarray, gamma: float, dt: float, resolution: float):
+def _rd_projection(Hm: np.ndarray, gamma: float, dt: float, resolution: float, rounding: float):
     """``exp(dt A_m) e_1`` and ``int_0^dt |e_m^T H_m^{-1} exp(s A_m) e_1| ds`` for ``A_m = (I - H_m^{-1}) / gamma``.
 
     Works on the eigen-decomposition ``H_m = X diag(mu) X^{-1}`` instead of forming
@@ -692,10 +768,12 @@ def _rd_projection(Hm: np.ndarray, gamma: float, dt: float, resolution: float):
     would amplify its rounding error by ``(gamma q)^2``.  Mode by mode,
     ``exp(dt (1 - 1/mu)/gamma)`` is harmless (it is 0 for tiny ``mu``); modes with
     ``|mu| <= resolution`` are treated as infinitely fast (their contribution to
-    the residual integral is the limit ``gamma |c_i|``).  The integral is bounded by
-    the triangle inequality, ``sum_i |c_i| int_0^dt |exp(a_i s)| ds`` in closed form,
-    so no quadrature is involved.  Returns ``None`` if ``X`` is ill-conditioned
-    or a Ritz value lies outside the left half-plane image (a growing mode).
+    the residual integral is its limit, ``gamma |x_m w|``).  The rest of the
+    integral is a trapezoidal sum of ``|g|`` on a geometric grid reaching well
+    inside the fastest resolved decay.  Ritz values may exceed 1 by ``rounding`` (the
+    accuracy of ``H_m``); such modes are propagated without growth.  Returns
+    ``(z, integral)``, or ``None`` if ``X`` is ill-conditioned or a mode grows
+    beyond rounding.
     """
     m = Hm.shape[0]
     mu, X = np.linalg.eig(Hm)
@@ -708,19 +786,27 @@ def _rd_projection(Hm: np.ndarray, gamma: float, dt: float, resolution: float):
     fast = np.abs(mu) <= resolution
     safe_mu = np.where(fast, 1.0, mu)
     a = (1.0 - 1.0 / safe_mu) / gamma  # eigenvalues of A_m
-    growth = a.real * dt
-    if np.any(growth[~fast] > 1e-10):
+    growth = np.where(fast, 0.0, a.real * dt)
+    if np.any(growth > rounding * dt / gamma):
         return None
+    # a Ritz value within rounding of a non-growing one (the stationary value 1 computed as
+    # 1 + 1e-12) is taken as non-growing; what this rounding does to the mass shows in the
+    # caller's mass defect
     re = np.minimum(a.real, 0.0)
     with np.errstate(under="ignore"):
         f = np.where(fast, 0.0, np.exp(re * dt + 1j * a.imag * dt))
         z = (X @ (f * w)).real
-        c = xm / safe_mu * w
-        decay = -re
-        small = decay * dt < 1e-8
-        integral = np.where(small, dt, -np.expm1(-decay * dt) / np.where(small, 1.0, decay))
-        total = np.where(fast, gamma * np.abs(xm * w), np.abs(c) * integral)
-    return z, float(total.sum())
+        c = np.where(fast, 0.0, xm / safe_mu * w)
+        # |g| integrated by the trapezoidal rule on a geometric grid that starts well inside the
+        # fastest resolved decay (g is a sum of exponentials: the sum keeps their cancellations,
+        # which a mode-by-mode triangle inequality would lose)
+        rate = float(np.max(np.abs(a[~fast]))) if np.any(~fast) else 0.0
+        start = min(1e-3 / rate, 1e-3 * dt) if rate > 0 else 1e-3 * dt
+        grid = np.concatenate(([0.0], np.geomspace(start, dt, 160)))
+        g = (np.exp(np.outer(grid, re + 1j * a.imag)) @ c).real
+        absg = np.abs(g)
+        integral = float(0.5 * np.sum((absg[1:] + absg[:-1]) * np.diff(grid))) + float(np.sum(gamma * np.abs(xm * w)[fast]))
+    return z, integral
 
 
 def _krylov_step(A, lu, v, dt, gamma, tol_abs):
@@ -731,16 +817,18 @@ def _krylov_step(A, lu, v, dt, gamma, tol_abs):
     Its residual is exactly ``r(s) = u' - A u = -(beta h / gamma) (I - gamma A) v_{m+1}
     g(s)`` with ``g(s) = e_m^T H_m^{-1} exp(s A_m) e_1``, and because ``exp(s A)``
     (``A = Q^T``) is an l1 contraction the error obeys ``||exp(dt A) v - u(dt)||_1 <=
-    int_0^dt ||r(s)||_1 ds`` (see :func:`_rd_projection` for the integral).  The
-    step is also rejected unless it conserves ``sum(v)`` to ``tol_abs`` (exact
-    propagation does).  Returns ``(y, bound)`` or ``None`` if ``KRYLOV_MAX_DIM``
-    vectors do not reach ``tol_abs``.
+    int_0^dt ||r(s)||_1 ds`` (see :func:`_rd_projection` for the integral).  That
+    bound assumes exact arithmetic; the round-off it leaves out is measured by
+    the mass defect ``|sum(y) - sum(v)|`` (exact propagation conserves the sum).
+    Returns ``(y, bound, defect)``, or ``None`` if ``KRYLOV_MAX_DIM`` vectors do
+    not bring the bound below ``tol_abs``.
     """
     n = v.size
     beta = float(np.linalg.norm(v))
     if beta == 0.0:
         return v.copy(), 0.0
     mass = float(v.sum())
+    shift_scale = 1.0 + gamma * float(abs(A).sum(axis=0).max())  # ||I - gamma A||_1: the solves' error scale
     m_max = min(KRYLOV_MAX_DIM, n)
     Vb = np.empty((m_max + 1, n))
     H = np.zeros((m_max + 1, m_max))
@@ -761,7 +849,9 @@ def _krylov_step(A, lu, v, dt, gamma, tol_abs):
         if not breakdown:
             Vb[m] = w / hn
         Hm = H[:m, :m]
-        res = _rd_projection(Hm, gamma, dt, 64.0 * _UNIT_ROUNDOFF * max(float(np.abs(Hm).max()), 1.0))
+        res = _rd_projection(
+            Hm, gamma, dt, 64.0 * _UNIT_ROUNDOFF * max(float(np.abs(Hm).max()), 1.0), 64.0 * _UNIT_ROUNDOFF * shift_scale
+        )
         if res is None:
             if breakdown:
                 break
@@ -775,8 +865,7 @@ def _krylov_step(A, lu, v, dt, gamma, tol_abs):
             bound = beta * hn / gamma * rnorm * integral
         if bound <= tol_abs and np.all(np.isfinite(z)):
             y = beta * (Vb[:m].T @ z)
-            if abs(float(y.sum()) - mass) <= tol_abs:
-                return y, bound
+            return y, bound, abs(float(y.sum()) - mass)
         if breakdown:
             break
     return None
@@ -788,10 +877,20 @@ def _krylov(Qc, V, t0, ts, tol_l1, proj):
     Each step ``dt`` uses a shift ``gamma`` between ``0.02 dt`` and ``0.2 dt`` (a new
     one is a power of 2 near ``0.07 dt``; the two most recent factorisations of
     ``I - gamma Q^T`` are kept and reused) and gets an l1 budget of
-    ``tol * ||v||_1 / K``; a step whose Krylov space does not reach its budget is
-    halved.  The per-step bounds add up (l1 contraction), so the reported bound at
-    each time is the sum of the bounds of all steps before it.  The cost depends
-    on the spread of time scales, not on ``q t``: it handles stiff chains at long times.
+    ``tol * ||v||_1 / K`` (shared in proportion to the step lengths); a step whose
+    Krylov space does not reach its budget within ``KRYLOV_MAX_DIM`` vectors is
+    halved (NumericalError beyond :data:`KRYLOV_MAX_STEPS` steps).  The bound
+    reported for a step is its truncation bound plus four times its measured
+    mass defect (an estimate of the round-off the truncation bound leaves out:
+    on stiff chains the round-off error is mostly a mass defect plus a comparable
+    error in the slow modes); bounds add up over steps (l1 contraction).
+
+    Round-off is the real limit on stiff chains: the diagonal ``1 + gamma q_j`` of a
+    state with a fast exit rate ``q_j`` keeps the "1" -- the only place where
+    conservation of probability lives -- to ``u gamma q_j`` only, so each solve
+    loses about that much mass.  Summed over the steps this is about
+    ``0.07 u q t`` whatever the step size (``gamma ~ 0.07 dt``): it is reported in
+    the bound, not hidden, and smaller steps would not help.
     """
     A = Qc.T.tocsr()
     n, b = V.shape
@@ -805,36 +904,91 @@ def _krylov(Qc, V, t0, ts, tol_l1, proj):
     acc = np.zeros(b)
     t_cur = float(t0)
     nsteps = 0
+    max_defect = 0.0
+    step_hint = np.inf  # longest step that has worked lately (round-off limits it on stiff chains)
     for k in range(K):
         total = float(ts[k]) - t_cur
         for col in range(b):
             if norms[col] == 0.0:
                 continue
             budget = tol_l1 * norms[col] / K
-            done, step = 0.0, total
+            done, step = 0.0, min(total, 2.0 * step_hint)
+            limited = step < total
+            halvings = 0
             y = v[:, col]
             while done < total * (1.0 - 1e-15):
                 h = min(step, total - done)
                 gamma = lus.pick(h)
-                res = _krylov_step(A, lus.get(gamma), y, h, gamma, budget * h / total)
+                share = budget * h / total
+                res = _krylov_step(A, lus.get(gamma), y, h, gamma, share)
                 if res is None:
                     step = h / 2.0
-                    if step < total * 2.0**-40:
+                    limited = True
+                    halvings += 1
+                    if halvings > KRYLOV_MAX_HALVINGS or nsteps + (total - done) / step > KRYLOV_MAX_STEPS:
                         raise _numerical_error(
-                            f"the Krylov engine did not converge between t = {t_cur:.6g} and t = {ts[k]:.6g}",
-                            "use method='uniformization' (rigorous, cost ~ q t)",
+                            f"the Krylov engine does not converge between t = {t_cur:.6g} and t = {ts[k]:.6g} "
+                            f"(tolerance {share:.2g} per step not reached after {halvings - 1} halvings of the step)",
+                            "use method='uniformization' (rigorous, cost ~ q t) or increase tol",
                         )
                     continue
-                y, bnd = res
-                acc[col] += bnd
+                y, bnd, defect = res
+                acc[col] += bnd + 4.0 * defect
+                max_defect = max(max_defect, defect / norms[col])
                 done += h
                 nsteps += 1
+                step_hint = h if limited else np.inf
             v[:, col] = y
         t_cur = float(ts[k])
         out[k] = _project(v, proj)
         bounds[k] = float(np.max(acc / np.where(norms > 0, norms, 1.0)))
-    note = f"shift-and-invert Krylov: {nsteps} step(s), {lus.count} factorisation(s) of I - gamma Q^T"
+    note = (
+        f"shift-and-invert Krylov: {nsteps} step(s), {lus.count} factorisation(s) of I - gamma Q^T, "
+        f"largest mass defect per step {max_defect:.2g}"
+    )
     return out, bounds, v, note
+
+
+def _relaxed_tail(Qc, exit_rates, V, ts, tol_l1):
+    """For a reversible irreducible chain: the times from which ``exp(t Q^T) V`` is its limit to within ``tol_l1 / 2``.
+
+    Detailed balance makes ``exp(t Q^T)`` self-adjoint in the inner product
+    weighted by ``1/pi``, so for ``d = v - pi sum(v)``
+    ``||exp(t Q^T) v - pi sum(v)||_1 <= ||exp(t Q^T) d||_{1/pi} <= ||d||_{1/pi} exp(-g t)``
+    (Cauchy-Schwarz, then the spectral gap ``g = -Re lambda_2``, taken with a 10%
+    safety margin for its rounding error).  Returns ``(k0, pi, bound, gap)`` -- every
+    ``ts[k] >= ts[k0]`` is within the tolerance, ``bound(t)`` gives the relative l1
+    bound -- or ``None`` when the chain is not irreducible and reversible or the gap
+    is not resolved.
+    """
+    n = Qc.shape[0]
+    cl = _classes(Qc)
+    if cl.ncomp != 1 or n < 2:
+        return None
+    try:
+        pi = _closed_class_distributions(Qc, exit_rates, cl)[0]
+        if np.any(pi <= 0):
+            return None
+        flux = (sp.diags(pi) @ (Qc - sp.diags(Qc.diagonal()))).tocsr()
+        diff = abs(flux - flux.T).tocsr()
+        scale = (abs(flux) + abs(flux.T)).tocsr()
+        if diff.nnz and np.any(diff.data > 1e-9 * np.asarray(scale[diff.nonzero()]).ravel()):
+            return None
+        lam = spectrum(Qc, k=1).eigenvalues
+    except NumericalError:
+        return None
+    gap = 0.9 * float(-lam.real[0])
+    if not gap > 1e3 * _UNIT_ROUNDOFF * float(exit_rates.max()):
+        return None
+    dev = V - pi[:, None] * V.sum(axis=0)
+    E = np.sqrt((dev**2 / pi[:, None]).sum(axis=0)) / np.maximum(np.abs(V).sum(axis=0), np.finfo(float).tiny)
+
+    def bound(t):
+        return float(E.max() * math.exp(-gap * float(t)))
+
+    need = tol_l1 / 2.0
+    t_star = max(0.0, math.log(max(float(E.max()), need) / need) / gap)
+    return int(np.searchsorted(ts, t_star, side="left")), pi, bound, gap / 0.9
 
 
 def _propagate(Qc, exit_rates, V, ts, *, method, tol_l1, proj=None):
@@ -859,7 +1013,7 @@ def _propagate(Qc, exit_rates, V, ts, *, method, tol_l1, proj=None):
         return out, bounds, "none", "the chain has no transitions: P(t) = p0"
     tp = ts[pos]
     engine = method
-    if method == "auto":
+    if method in ("auto", "auto_no_tail"):
         # uniformization for the first nu times, Krylov steps for the rest: the nu that minimises
         # (Poisson terms of the sweep) + KRYLOV_STEP_COST * (Krylov steps), with at most UNIF_MAX_TERMS terms
         _, R, _ = _poisson_windows(Lam * tp, tol_l1 / 2.0)
@@ -867,7 +1021,32 @@ def _propagate(Qc, exit_rates, V, ts, *, method, tol_l1, proj=None):
         cost = np.concatenate(([0.0], R[:nmax].astype(np.float64))) + KRYLOV_STEP_COST * (tp.size - np.arange(nmax + 1))
         nu = int(np.argmin(cost[::-1]))
         nu = nmax - nu  # ties go to more uniformization (rigorous a-priori bound)
+        if tol_l1 < KRYLOV_MIN_TOL:  # below the Krylov engine's round-off floor: uniformize as far as allowed
+            nu = nmax
         engine = "uniformization" if nu == tp.size else ("krylov" if nu == 0 else "uniformization+krylov")
+    else:
+        nu = tp.size
+    tail = None
+    if method == "auto" and nu < tp.size:
+        tail = _relaxed_tail(Qc, exit_rates, V, tp, tol_l1)
+        if tail is not None and tail[0] < tp.size:
+            k0 = max(tail[0], nu)
+            pi, relax = tail[1], tail[2]
+            o_tail = np.stack([_project(pi[:, None] * V.sum(axis=0), proj)] * (tp.size - k0))
+            b_tail = np.array([relax(t) for t in tp[k0:]])
+            head_out, head_b, head_engine, head_note = (
+                _propagate(Qc, exit_rates, V, tp[:k0], method="auto_no_tail", tol_l1=tol_l1 / 2.0, proj=proj)
+                if k0 > 0
+                else (np.zeros((0, c, b)), np.zeros(0), "", "")
+            )
+            out[pos] = np.concatenate((head_out, o_tail))
+            bounds[pos] = np.concatenate((head_b, b_tail))
+            engine = (head_engine + "+" if head_engine else "") + "stationary"
+            note = (head_note + "; " if head_note else "") + (
+                f"from t = {tp[k0]:.6g} on: the stationary distribution (reversible chain, spectral gap "
+                f"{tail[3]:.3g}; relaxation bound {b_tail[0]:.2g})"
+            )
+            return out, bounds, engine, note
     if engine == "uniformization":
         _, R, _ = _poisson_windows(Lam * tp[-1:], tol_l1 / 2.0)
         if R[-1] > UNIF_HARD_MAX_TERMS:
@@ -878,14 +1057,26 @@ def _propagate(Qc, exit_rates, V, ts, *, method, tol_l1, proj=None):
         o, bd, _, note = _uniformization(Qc, exit_rates, V, tp, tol_l1, proj)
     elif engine == "expm_multiply":
         o, bd, note = _expm_engine(Qc, V, tp, proj)
-    elif engine == "krylov":
+    elif engine == "krylov" and method == "krylov":
         o, bd, _, note = _krylov(Qc, V, 0.0, tp, tol_l1, proj)
-    else:  # uniformization up to the last cheap time, Krylov from there (tolerance split in halves)
-        o1, b1, last, note1 = _uniformization(Qc, exit_rates, V, tp[:nu], tol_l1 / 2.0, proj, keep_last=True)
-        o2, b2, _, note2 = _krylov(Qc, last, float(tp[nu - 1]), tp[nu:], tol_l1 / 2.0, proj)
-        o = np.concatenate((o1, o2))
-        bd = np.concatenate((b1, b2 + b1[-1]))
-        note = f"{note1} up to t = {tp[nu - 1]:.6g}; then {note2}"
+    else:  # auto: uniformization up to the last cheap time, Krylov from there (tolerance split in halves)
+        try:
+            if nu:
+                o1, b1, last, note1 = _uniformization(Qc, exit_rates, V, tp[:nu], tol_l1 / 2.0, proj, keep_last=True)
+                o2, b2, _, note2 = _krylov(Qc, last, float(tp[nu - 1]), tp[nu:], tol_l1 / 2.0, proj)
+                o = np.concatenate((o1, o2))
+                bd = np.concatenate((b1, b2 + b1[-1]))
+                note = f"{note1} up to t = {tp[nu - 1]:.6g}; then {note2}"
+            else:
+                o, bd, _, note = _krylov(Qc, V, 0.0, tp, tol_l1, proj)
+        except NumericalError as exc:
+            _, R, _ = _poisson_windows(Lam * tp[-1:], tol_l1 / 2.0)
+            if R[-1] > UNIF_HARD_MAX_TERMS:
+                raise
+            reason = exc.diagnostics[0].message
+            o, bd, _, note = _uniformization(Qc, exit_rates, V, tp, tol_l1, proj)
+            engine = "uniformization"
+            note = f"{note} (the Krylov engine failed: {reason})"
     out[pos] = o
     bounds[pos] = bd
     return out, bounds, engine, note
@@ -994,9 +1185,9 @@ def transient(Q, p0, times, *, method: str = "auto", tol: float = 1e-10) -> Tran
     P = out[:, :, 0][inverse]
     error_bounds = 0.5 * bounds[inverse]
     notes = [note]
-    P, clip_note = _clip_distribution_rows(P, tol)
-    if clip_note:
-        notes.append(clip_note)
+    accuracy_note = _accuracy_check(error_bounds, t, tol, exit_rates, "total variation")
+    P, clip_note = _clip_distribution_rows(P, tol, error_bounds)
+    notes += [x for x in (accuracy_note, clip_note) if x]
     return Transient(
         times=t,
         P=P,
@@ -1007,8 +1198,30 @@ def transient(Q, p0, times, *, method: str = "auto", tol: float = 1e-10) -> Tran
     )
 
 
-def _clip_distribution_rows(P: np.ndarray, tol: float) -> tuple[np.ndarray, str]:
-    """Clip negative round-off of probability rows to 0; raise if mass is visibly lost."""
+def _accuracy_check(bounds: np.ndarray, times: np.ndarray, tol: float, exit_rates: np.ndarray, what: str) -> str:
+    """NumericalError if an error bound exceeds :data:`TRANSIENT_MAX_ERROR`; a note if it exceeds ``tol``."""
+    if not bounds.size:
+        return ""
+    k = int(np.argmax(bounds))
+    worst = float(bounds[k])
+    if worst > max(tol, TRANSIENT_MAX_ERROR):
+        raise _numerical_error(
+            f"the transient solution at t = {times[k]:.6g} is only good to {worst:.2g} in {what} (asked for {tol:.2g}): "
+            f"the chain is too stiff at this time (fastest exit rate {float(exit_rates.max()):.3g}; round-off in the "
+            "propagation grows like 1e-17 x rate x time)",
+            "for times beyond the slowest relaxation use stationary() (spectrum() gives the relaxation times), "
+            "or shorten the time axis",
+        )
+    if worst > tol:
+        return (
+            f"accuracy limited by round-off: error bound up to {worst:.2g} ({what}) "
+            f"at t = {times[k]:.6g}, above tol = {tol:.2g}"
+        )
+    return ""
+
+
+def _clip_distribution_rows(P: np.ndarray, tol: float, bounds: np.ndarray) -> tuple[np.ndarray, str]:
+    """Clip negative round-off of probability rows to 0; raise if a row's mass defect exceeds its error bound."""
     note = ""
     if P.size:
         low = float(P.min())
@@ -1016,11 +1229,14 @@ def _clip_distribution_rows(P: np.ndarray, tol: float) -> tuple[np.ndarray, str]
             if -low > tol:
                 note = f"clipped negative entries down to {low:.3g} (below -tol = {-tol:.3g}) to 0"
             np.maximum(P, 0.0, out=P)
-        mass_err = float(np.abs(P.sum(axis=1) - 1.0).max())
-        if mass_err > 1e-6:
+        mass_err = np.abs(P.sum(axis=1) - 1.0)
+        bad = mass_err > 2.0 * bounds + 1e-9  # |sum P - 1| <= ||P - exact||_1 <= 2 TV bound (+ round-off)
+        if np.any(bad):
+            k = int(np.flatnonzero(bad)[0])
             raise _numerical_error(
-                f"the transient solution does not conserve probability (|sum P(t) - 1| up to {mass_err:.3g})",
-                "the chain is too stiff for this engine at these times; try method='uniformization' or 'krylov'",
+                f"the transient solution loses {mass_err[k]:.3g} of its probability, more than its error bound allows "
+                f"({bounds[k]:.2g} in total variation)",
+                "the chain is too stiff for this engine at these times; try method='auto'",
             )
     return P, note
 
@@ -1410,6 +1626,9 @@ def first_passage(Q, p0, target, times=None, *, method: str = "auto", tol: float
         survival = np.clip(out[:, 1, 0], 0.0, 1.0)[inverse]
         bound = float(0.5 * bounds.max()) if bounds.size else 0.0
         notes.append(f"distribution: {tnote}")
+        accuracy_note = _accuracy_check(0.5 * bounds, uniq, tol, lump_exit, "cdf")
+        if accuracy_note:
+            notes.append(accuracy_note)
     return FirstPassage(
         mean=mean,
         second_moment=second,
@@ -1870,7 +2089,7 @@ def quantile(P, values, q: float) -> np.ndarray:
     return out[0] if single else out
 
 
-def msd(Q, p0, coords, times, *, method: str = "auto", tol: float = 1e-12) -> np.ndarray:
+def msd(Q, p0, coords, times, *, method: str = "auto", tol: float = 1e-10) -> np.ndarray:
     r"""Mean squared displacement :math:`E|x(t) - x(0)|^2` with :math:`X_0 \sim p_0`.
 
     Point-mass ``p0`` at ``x_0``: :math:`\mathrm{msd}(t) = P(t) \cdot |x - x_0|^2` (one
@@ -1886,7 +2105,9 @@ def msd(Q, p0, coords, times, *, method: str = "auto", tol: float = 1e-12) -> np
     :math:`p_0 \circ x_d` -- the same number, and the same ``d + 1`` propagations
     for any ``p0`` (no loop over its support).  Coordinates are first centred on
     their ``p0``-mean (the displacement does not change) to limit cancellation;
-    the absolute error is then about ``tol * E|x(0) - mean|^2``.
+    the absolute error is then about ``tol * E|x(0) - mean|^2`` (pass a smaller
+    ``tol`` for a wide ``p0`` at short times; the point-mass form has no
+    cancellation).
 
     Parameters
     ----------
@@ -1921,14 +2142,15 @@ def msd(Q, p0, coords, times, *, method: str = "auto", tol: float = 1e-12) -> np
     support = np.flatnonzero(p > 0)
     if support.size == 1:
         r2 = ((X - X[support[0]]) ** 2).sum(axis=1)
-        out, _, _, _ = _propagate(Qc, exit_rates, p[:, None], uniq, method=method, tol_l1=tol, proj=r2[:, None])
+        out, bounds, _, _ = _propagate(Qc, exit_rates, p[:, None], uniq, method=method, tol_l1=tol, proj=r2[:, None])
         res = out[:, 0, 0]
     else:
         Xc = X - p @ X
         d = Xc.shape[1]
         V = np.column_stack([p] + [p * Xc[:, i] for i in range(d)])
         proj = np.column_stack([(Xc**2).sum(axis=1)] + [Xc[:, i] for i in range(d)])
-        out, _, _, _ = _propagate(Qc, exit_rates, V, uniq, method=method, tol_l1=tol, proj=proj)
+        out, bounds, _, _ = _propagate(Qc, exit_rates, V, uniq, method=method, tol_l1=tol, proj=proj)
         cross = sum(out[:, 1 + i, 1 + i] for i in range(d))
         res = out[:, 0, 0] - 2.0 * cross + float(p @ (Xc**2).sum(axis=1))
+    _accuracy_check(bounds, uniq, max(tol, TRANSIENT_MAX_ERROR), exit_rates, "relative l1 error of the propagation")
     return np.maximum(res, 0.0)[inverse]
