@@ -983,8 +983,10 @@ def _relaxed_tail(Qc, exit_rates, V, ts, tol_l1):
     dev = V - pi[:, None] * V.sum(axis=0)
     E = np.sqrt((dev**2 / pi[:, None]).sum(axis=0)) / np.maximum(np.abs(V).sum(axis=0), np.finfo(float).tiny)
 
+    floor = 4.0 * n * _UNIT_ROUNDOFF  # pi itself is only known to round-off
+
     def bound(t):
-        return float(E.max() * math.exp(-gap * float(t)))
+        return float(E.max() * math.exp(-gap * float(t))) + floor
 
     need = tol_l1 / 2.0
     t_star = max(0.0, math.log(max(float(E.max()), need) / need) / gap)
@@ -1323,6 +1325,44 @@ def _robust_solve(A: sp.csc_matrix, rhs: np.ndarray, residual_of, what: str):
     )
 
 
+def _reversible_distribution(Qc, states, lab, r) -> np.ndarray | None:
+    """``pi`` from detailed balance, when the closed classes satisfy it; else None.
+
+    ``pi_i R_ij = pi_j R_ji`` fixes ``log pi`` along a spanning tree of each class
+    (pointer doubling in :func:`semdsl.analysis._potential`, O(n log depth));
+    Kolmogorov's criterion is then checked on every transition.  No linear system is
+    factorised, so a reversible landscape's stationary law costs a few array passes.
+    """
+    from ..analysis import _potential
+    n = Qc.shape[0]
+    sub = _submatrix(Qc, states, states).tocoo()
+    off = sub.row != sub.col
+    rows, cols, vals = sub.row[off], sub.col[off], sub.data[off]
+    keep = vals > 0
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    m = states.size
+    if rows.size == 0:
+        return None
+    R = sp.csr_matrix((vals, (rows, cols)), shape=(m, m))
+    rev = np.asarray(R[cols, rows]).ravel()
+    if np.any(rev <= 0):
+        return None
+    lr = np.log(vals) - np.log(rev)
+    LR = sp.csr_matrix((lr, (rows, cols)), shape=(m, m))
+    adj = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(m, m))
+    phi = _potential(adj, LR)
+    mismatch = np.abs(phi[cols] - phi[rows] - lr)
+    if np.any(mismatch > 1e-9 * (1.0 + np.abs(lr) + np.abs(phi[rows]))):
+        return None
+    top = np.full(r, -np.inf)
+    np.maximum.at(top, lab, phi)
+    w = np.exp(phi - top[lab])
+    tot = np.bincount(lab, weights=w, minlength=r)
+    out = np.zeros(n)
+    out[states] = w / tot[lab]
+    return out
+
+
 def _closed_class_distributions(Qc, exit_rates, cl: _Classes):
     """Stationary distribution of every closed class at once (length-``n`` array, each class summing to 1).
 
@@ -1364,6 +1404,12 @@ def _closed_class_distributions(Qc, exit_rates, cl: _Classes):
 
     if unknown.size == 0:
         return assemble(np.zeros(0)), "trivial (singleton classes)", 0.0
+    guess = _reversible_distribution(Qc, states, lab, r)
+    if guess is not None:
+        res = residual_of(guess[unknown] / guess[pins][class_of[unknown]])
+        if res <= 1e-10:
+            return assemble(guess[unknown] / guess[pins][class_of[unknown]]), \
+                "detailed balance (potential on a spanning tree, no factorisation)", res
     A = _submatrix(QT, unknown, unknown).tocsc()
     rhs = -np.asarray(_submatrix(QT, unknown, pins).sum(axis=1)).ravel()
     x, method, res = _robust_solve(A, rhs, residual_of, "stationary distribution")
