@@ -330,9 +330,9 @@ class Side:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="100x100 instead of 316x316 (smoke test)")
-    ap.add_argument("--api", choices=("old", "new"), default="old",
-                    help="semdsl solver functions: stationary_distribution + mean_first_passage (old, default) "
-                         "or stationary + first_passage (new, if semdsl.solvers.exact has them)")
+    ap.add_argument("--api", choices=("old", "new"), default="new",
+                    help="semdsl solver functions: stationary_distribution + mean_first_passage (old) "
+                         "or stationary + first_passage (new, the default: what semdsl run uses)")
     ap.add_argument("--cap", type=float, default=None,
                     help="kill a Storm default-environment run after this many seconds "
                          f"(default {STORM_DEFAULT_CAP_S[0]:g}; {STORM_DEFAULT_CAP_S[1]:g} with --quick)")
