@@ -399,6 +399,12 @@ class _Compiler:
         self.max_states = DEFAULT_MAX_STATES if max_states is None else int(max_states)
         self.max_transitions = DEFAULT_MAX_TRANSITIONS if max_transitions is None else int(max_transitions)
         self.allow_path = [Path(p).resolve() for p in allow_path]
+        #: structure (members, kept edges) reused across compiles that differ only in
+        #: non-structural parameters (see compile_model's ``structure_cache``)
+        self.structure_cache: dict | None = None
+        self.structure_key = (tuple(sorted((k, v) for k, v in params.items()
+                                           if model.params[k].structural)),
+                              int(seed), int(realization))
         self.sources = {model.file: model.source}
         self.pnames = {k: (sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**62
                            else sp.Float(v, 17)) for k, v in params.items()}
@@ -731,7 +737,8 @@ class _Compiler:
         start = 0
         kmax = 0
         for f in fams:
-            members = self.build_family(f, stmts[f.name])
+            members = dict(self._structure(("family", f.name),
+                                           lambda f=f: self.build_family(f, stmts[f.name])))
             keep_idx = np.flatnonzero(members["keep"])
             n = keep_idx.size
             lookup = np.full(members["keep"].size, -1, dtype=np.int64)
@@ -849,7 +856,26 @@ class _Compiler:
             self.fail(None, "internal error: the assembled matrix is not a generator")
         return cm
 
+    def _structure(self, key, build):
+        """``build()``, cached per structural parameter values, seed and realisation."""
+        if self.structure_cache is None:
+            return build()
+        full = (self.model.hash,) + tuple(key) + self.structure_key
+        got = self.structure_cache.get(full)
+        if got is None:
+            got = build()
+            _freeze(got)  # shared between compiled models: never written to
+            self.structure_cache[full] = got
+        return got
+
     def build_edges(self, e, nodes: NodeTable):
+        st = e.stmt
+        k = self.stmt_index.get(id(st), -1)
+        s, d, vars_ = self._structure(("edges", k), lambda: self.edge_structure(e, nodes))
+        return self.edge_attributes(st, nodes, s, d, vars_)
+
+    def edge_structure(self, e, nodes: NodeTable):
+        """The realised edges of one statement: ends and ``for`` values (structural only)."""
         st = e.stmt
         fors = st.fors
         if fors:
@@ -901,6 +927,10 @@ class _Compiler:
             ok &= self.rng(st, 5).random(total) < p
         s, d = s[ok], d[ok]
         vars_ = {k: v[ok] for k, v in vars_.items()}
+        return s, d, vars_
+
+    def edge_attributes(self, st, nodes: NodeTable, s, d, vars_):
+        """Attributes of the realised edges (may depend on non-structural parameters)."""
         m = s.size
         node_attr_arrays = {}
         eattrs: dict[str, np.ndarray] = {}
@@ -1212,6 +1242,18 @@ class _Compiler:
             labels[_label_name(label)] = ids
 
 
+def _freeze(x) -> None:
+    """Make every array inside ``x`` (dicts, lists, tuples) read-only."""
+    if isinstance(x, np.ndarray):
+        x.flags.writeable = False
+    elif isinstance(x, dict):
+        for v in x.values():
+            _freeze(v)
+    elif isinstance(x, (list, tuple)):
+        for v in x:
+            _freeze(v)
+
+
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
     """Concatenate, without a copy when there is one part."""
     if not parts:
@@ -1275,7 +1317,8 @@ def resolve_set(cm: CompiledModel, spec: SetSpec) -> np.ndarray:
 
 def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: int = 1,
                   realization: int = 0, *, max_states: int | None = None,
-                  max_transitions: int | None = None, allow_path: Iterable[str] = ()) -> CompiledModel:
+                  max_transitions: int | None = None, allow_path: Iterable[str] = (),
+                  structure_cache: dict | None = None) -> CompiledModel:
     """Compile a checked model with parameter values and a seed.
 
     Parameters
@@ -1288,10 +1331,16 @@ def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: i
         Every random draw comes from ``SeedSequence(seed, spawn_key=(realization, ...))``.
     max_states, max_transitions : int, optional
         Refuse (before allocating) models larger than this.
+    structure_cache : dict, optional
+        Pass the same dict to several compiles (a parameter sweep): node families and
+        realised edges are built once per structural parameter values, seed and
+        realisation; only attributes and rates are evaluated again.
 
     Returns
     -------
     CompiledModel
     """
     values = resolve_params(model, params)
-    return _Compiler(model, values, seed, realization, max_states, max_transitions, allow_path).run()
+    c = _Compiler(model, values, seed, realization, max_states, max_transitions, allow_path)
+    c.structure_cache = structure_cache
+    return c.run()

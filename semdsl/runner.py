@@ -21,9 +21,10 @@ Semantics (where LANGUAGE.md leaves room, decided here and in the README):
 * Quenched disorder: ``realizations = R`` compiles realisation ``r`` from
   ``SeedSequence(seed, spawn_key=(r, ...))``; values are means over realisations, with
   ``spread`` (sample standard deviation) and ``stderr`` (spread / sqrt(R_finite)).
-* A sweep over a parameter recompiles the landscape only when it must: when the
-  parameter is read by the rate law alone, the compiled graph is kept and only the rates
-  are re-evaluated.
+* A sweep over a parameter rebuilds the landscape only when a structural parameter
+  changes: node families and realised edges are kept per structural values (and
+  realisation), and only attributes and rates are evaluated again; when the parameter
+  is read by the rate law alone, only the rates are.
 * ``simulation`` is the kinetic Monte Carlo engine's (issue 4); until it lands a
   prediction asking for it gets a ``note`` saying so and no numbers.
 """
@@ -251,6 +252,7 @@ class _Runner:
         self.only = set(methods) if methods else None
         self.progress = progress
         self._cache: dict[tuple, CompiledModel] = {}
+        self._structures: dict = {}   # families and edges per structural parameter values
         self.sources = {model.file: model.source}
 
     # ---- numbers from the prediction statement
@@ -289,7 +291,10 @@ class _Runner:
                 cm = rebind_rates(other, params)
                 break
         if cm is None:
-            cm = compile_model(self.model, params, seed=seed, realization=realization)
+            if len(self._structures) > 256:
+                self._structures.clear()
+            cm = compile_model(self.model, params, seed=seed, realization=realization,
+                               structure_cache=self._structures)
         if len(self._cache) > 64:
             self._cache.clear()
         self._cache[key] = cm

@@ -580,7 +580,7 @@ class Checker:
     def check_edge(self, st: S.EdgeStmt) -> Edge | None:
         fors = self.check_index_decls(st.fors, "an edge")
         inner = set(self.params) | set(fors)
-        ctx = _Ctx(inner, "an edge's node index")
+        ctx = _Ctx(inner, "an edge's node index", structural=True)
         ok = self.check_ref(st.src, ctx, False, "an edge")
         ok = self.check_ref(st.dst, ctx, False, "an edge") and ok
         if st.cond is not None:
