@@ -206,6 +206,8 @@ def _prediction_table(p: PredictionResult) -> list[str]:
                 lines.append(f"  fit [{m}] {obs}: " + _describe_fit(fit))
             if entry.get("note"):
                 lines.append(f"  note [{m}] {obs}: {entry['note']}")
+            if entry.get("engine"):
+                lines.append(f"  engine [{m}] {obs}: {entry['engine']}")
     for note in p.notes:
         lines.append(f"  note: {note}")
     return lines
@@ -362,6 +364,7 @@ class _Runner:
         K = len(axis_vals) if axis_vals is not None else 1
         vals = {ob.name: np.full((R, K), np.nan) for ob in obs}
         notes: dict[str, str] = {}
+        engines: set[str] = set()
         for r in range(R):
             if over_param:
                 for k, v in enumerate(points):
@@ -383,13 +386,16 @@ class _Runner:
                     vals[ob.name][r, :] = x
                     if note:
                         notes[ob.name] = note
+                engines.update(ev.engines)
         out: dict[str, dict] = {}
         for ob in obs:
             out[ob.name] = _aggregate(vals[ob.name], R)
             if notes.get(ob.name):
                 out[ob.name]["note"] = notes[ob.name]
             if np.all(np.isnan(vals[ob.name])) and notes.get(ob.name, "").startswith("no exact"):
-                out[ob.name]["value"] = None
+                out[ob.name]["value"] = [None] * K
+            if engines and ob.time_dependent:
+                out[ob.name]["engine"] = "; ".join(sorted(engines))
         return out
 
     # ---- theory
@@ -441,6 +447,7 @@ class _Evaluator:
         self.cm = cm
         self._transient: dict[tuple, Any] = {}
         self._stationary = None
+        self.engines: set[str] = set()
 
     def transient(self, times: np.ndarray):
         from .solvers import exact
@@ -449,6 +456,7 @@ class _Evaluator:
         if tr is None:
             tr = exact.transient(self.cm.generator, self.cm.init, times)
             self._transient[key] = tr
+            self.engines.add(f"P(t) by {tr.method}, error bound {tr.error_bound:.2g} (total variation)")
         return tr
 
     def stationary(self):
