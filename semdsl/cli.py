@@ -224,7 +224,9 @@ def cmd_run(args) -> int:
     progress = None
     if not args.json and sys.stderr.isatty():
         progress = lambda msg: print(f"  ... {msg}", file=sys.stderr)  # noqa: E731
-    res = run(model, params, seed=args.seed, methods=args.method, progress=progress)
+    res = run(model, params, seed=args.seed, methods=args.method, progress=progress,
+              max_states=args.max_states, max_transitions=args.max_transitions,
+              allow_path=args.allow_path)
     if args.output:
         paths = res.write(args.output)
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)

@@ -246,7 +246,8 @@ def _prediction_csv(p: PredictionResult) -> str:
 # ------------------------------------------------------------------ evaluation
 class _Runner:
     def __init__(self, model: Model, params: Mapping[str, Any], seed: int,
-                 methods: Iterable[str] | None, progress: Callable[[str], None] | None):
+                 methods: Iterable[str] | None, progress: Callable[[str], None] | None,
+                 limits: Mapping[str, Any] | None = None):
         self.model = model
         self.params = resolve_params(model, params)      # checks names and ranges once
         self.overrides = dict(params)
@@ -256,6 +257,7 @@ class _Runner:
         self._cache: dict[tuple, CompiledModel] = {}
         self._structures: dict = {}   # families and edges per structural parameter values
         self.sources = {model.file: model.source}
+        self.limits = dict(limits or {})   # max_states, max_transitions, allow_path
 
     # ---- numbers from the prediction statement
     def num(self, e, params) -> float:
@@ -296,7 +298,7 @@ class _Runner:
             if len(self._structures) > 256:
                 self._structures.clear()
             cm = compile_model(self.model, params, seed=seed, realization=realization,
-                               structure_cache=self._structures)
+                               structure_cache=self._structures, **self.limits)
         if len(self._cache) > 64:
             self._cache.clear()
         self._cache[key] = cm
@@ -605,7 +607,8 @@ def rebind_rates(cm: CompiledModel, params: Mapping[str, float]) -> CompiledMode
 
 def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, seed: int | None = None,
         methods: Iterable[str] | None = None, progress: Callable[[str], None] | None = None,
-        **overrides: Any) -> Results:
+        max_states: int | None = None, max_transitions: int | None = None,
+        allow_path: Iterable[str] = (), **overrides: Any) -> Results:
     """Evaluate every ``predict`` statement of a model.
 
     Parameters
@@ -617,6 +620,8 @@ def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, s
         The model seed (default 1); every realisation's seed is spawned from it.
     methods : iterable of str, optional
         Restrict to these methods (``{"exact"}``).
+    max_states, max_transitions, allow_path :
+        As for :func:`semdsl.compiler.compile_model`, applied to every compile.
 
     Returns
     -------
@@ -628,6 +633,8 @@ def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, s
         model = load(model)
     merged = {**model.overrides, **dict(params or {}), **overrides}
     seed = 1 if seed is None else int(seed)
-    runner = _Runner(model, merged, seed, methods, progress)
+    runner = _Runner(model, merged, seed, methods, progress,
+                     {"max_states": max_states, "max_transitions": max_transitions,
+                      "allow_path": tuple(allow_path)})
     preds = [runner.prediction(p) for p in model.predictions]
     return Results(model.name, model.file, model.hash, seed, runner.params, preds)

@@ -222,3 +222,8 @@ predict low over a in 0.5..2 points 4 using exact with realizations = 2
             vals.append(float(cm.stationary().pi @ cm.nodes.attrs["F"]))
         want.append(np.mean(vals))
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_run_honours_limits(capsys):
+    assert main(["run", str(TWO), "--max-states", "1"]) == 1
+    assert "above the limit of 1" in capsys.readouterr().err
