@@ -103,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--method", action="append", choices=("exact", "theory", "simulation"), default=None,
                     help="only these methods (repeatable; default: those each predict asks for)")
 
+    pv = sub.add_parser("verify", help="check exact, theory and simulation against each other",
+                        description="Run every prediction with every method it supports and compare: "
+                        "z-scores of simulation against exact (and theory where it gives numbers), a "
+                        "Kolmogorov-Smirnov test of simulated first-passage times. Exits 1 when they "
+                        "disagree beyond a Bonferroni bound (family-wise false-alarm rate 1e-3 over "
+                        "all compared points).", formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(pv)
+    pv.add_argument("--walkers", type=int, default=None, metavar="N",
+                    help="walkers per realisation for every prediction (default: each predict's own)")
+    pv.add_argument("--realizations", type=int, default=None, metavar="R",
+                    help="at most R disorder realisations per prediction (a quicker check)")
+    pv.add_argument("--json", action="store_true", help="print the results JSON")
+
     ps = sub.add_parser("solve", help="quick exact answers: stationary law, first passage, spectrum",
                         description="One-off exact questions about the compiled model (init as declared).",
                         epilog=textwrap.dedent("""\
@@ -237,12 +250,63 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from scipy.stats import norm
+    from . import load
+    from .runner import run, _fmt
+    model = load(args.file)
+    res = run(model, _assignments(args), seed=args.seed, every_method=True, walkers=args.walkers,
+              max_realizations=args.realizations,
+              max_states=args.max_states, max_transitions=args.max_transitions,
+              allow_path=args.allow_path)
+    m_total = sum(len(a.get("z_vs_exact", [])) for p in res.predictions for a in p.agreement.values())
+    z_crit = float(norm.isf(1e-3 / (2 * max(m_total, 1))))
+    failed = []
+    lines = [f"verify {model.name}: {m_total} simulated points compared with exact; "
+             f"bound |z| <= {z_crit:.2f} (family-wise false-alarm rate 1e-3)"]
+    for k, p in enumerate(res.predictions, 1):
+        for obs, ag in p.agreement.items():
+            z = ag.get("z_vs_exact")
+            if z is None:
+                continue
+            ex = p.methods.get("exact", {}).get(obs, {}).get("value") or []
+            th = p.methods.get("theory", {}).get(obs, {}).get("value") or []
+            si = p.methods.get("simulation", {}).get(obs, {})
+            sv, se = si.get("value") or [], si.get("stderr") or []
+            axis = p.axis["values"] if p.axis else [None]
+            ok = max(abs(x) for x in z) <= z_crit
+            ks = ag.get("ks")
+            if ks is not None and ks["p_value"] <= 1e-3 / max(m_total, 1):
+                ok = False
+            if not ok:
+                failed.append(f"[{k}] {obs}")
+            lines.append(f"[{k}] line {p.line} {obs}: max |z| = {max(abs(x) for x in z):.2f}"
+                         + (f", KS D = {ks['statistic']:.3g} (p = {ks['p_value']:.3g})" if ks else "")
+                         + ("  ok" if ok else "  DISAGREE"))
+            lines.append(f"    {(p.axis['name'] if p.axis else ''):>10} {'exact':>12} {'theory':>12} "
+                         f"{'simulation':>12} {'± stderr':>10} {'z':>7}")
+            order = sorted(range(len(z)), key=lambda i: -abs(z[i]))[:8]
+            for i in sorted(order):
+                lines.append(f"    {_fmt(axis[i] if i < len(axis) else None):>10} "
+                             f"{_fmt(ex[i] if i < len(ex) else None):>12} "
+                             f"{_fmt(th[i] if i < len(th) else None):>12} "
+                             f"{_fmt(sv[i] if i < len(sv) else None):>12} "
+                             f"{_fmt(se[i] if i < len(se) else None):>10} {z[i]:7.2f}")
+    if args.json:
+        print(res.to_json(indent=2))
+    else:
+        print("\n".join(lines))
+        print(("verify: DISAGREE in " + ", ".join(failed)) if failed else "verify: all agree")
+    return 1 if failed else 0
+
+
 def cmd_solve(args) -> int:
     from .solve import solve_command
     return solve_command(args)
 
 
-COMMANDS = {"check": cmd_check, "compile": cmd_compile, "run": cmd_run, "solve": cmd_solve}
+COMMANDS = {"check": cmd_check, "compile": cmd_compile, "run": cmd_run, "solve": cmd_solve,
+            "verify": cmd_verify}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,8 +25,9 @@ Semantics (where LANGUAGE.md leaves room, decided here and in the README):
   changes: node families and realised edges are kept per structural values (and
   realisation), and only attributes and rates are evaluated again; when the parameter
   is read by the rate law alone, only the rates are.
-* ``simulation`` is the kinetic Monte Carlo engine's (issue 4); until it lands a
-  prediction asking for it gets a ``note`` saying so and no numbers.
+* ``simulation`` runs ``walkers`` kinetic Monte Carlo walkers per realisation
+  (:mod:`semdsl.simrun`); ``agreement`` gives z-scores against ``exact`` (and
+  ``theory``) with a multiple-comparison bound.
 """
 
 from __future__ import annotations
@@ -258,6 +259,9 @@ class _Runner:
         self._structures: dict = {}   # families and edges per structural parameter values
         self.sources = {model.file: model.source}
         self.limits = dict(limits or {})   # max_states, max_transitions, allow_path
+        self.every_method = False           # verify: every method on every prediction
+        self.walkers: int | None = None     # verify --walkers
+        self.max_realizations: int | None = None  # verify --realizations
 
     # ---- numbers from the prediction statement
     def num(self, e, params) -> float:
@@ -323,12 +327,15 @@ class _Runner:
             opt[k] = v if k == "fit" else self.num(v, self.params)
         seed = int(opt.get("seed", self.seed))
         R = int(opt.get("realizations", 1))
+        if self.max_realizations is not None:
+            R = min(R, self.max_realizations)
         text = _statement_text(m, pred)
         res = PredictionResult(names, axis, {}, pred.span.line if pred.span else 0, text)
         if not m.has_randomness and R > 1:
             res.notes.append(f"the model has no random parts: {R} realizations are identical; one was used")
             R = 1
-        methods = [x for x in pred.methods if self.only is None or x in self.only]
+        asked = ("exact", "theory", "simulation") if self.every_method else pred.methods
+        methods = [x for x in asked if self.only is None or x in self.only]
         for method in methods:
             if self.progress:
                 self.progress(f"line {res.line}: {method}")
@@ -337,9 +344,13 @@ class _Runner:
             elif method == "theory":
                 res.methods["theory"] = self.theory(pred, axis_vals, seed)
             else:
-                res.methods["simulation"] = {
-                    ob: {"value": None, "note": "simulation comes with the kinetic Monte Carlo "
-                         "engine (not in this version); use exact or theory"} for ob in names}
+                from .simrun import simulate_prediction
+                if self.walkers is not None:
+                    opt["walkers"] = self.walkers
+                res.methods["simulation"] = simulate_prediction(self, pred, axis_vals, R, seed, opt)
+        if "simulation" in res.methods and len(res.methods) > 1:
+            from .simrun import agreement
+            res.agreement = agreement(res.methods)
         fit = pred.options.get("fit")
         if fit and axis_vals is not None:
             from .solvers.fit import fit_powerlaw, fit_threshold
@@ -608,7 +619,8 @@ def rebind_rates(cm: CompiledModel, params: Mapping[str, float]) -> CompiledMode
 def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, seed: int | None = None,
         methods: Iterable[str] | None = None, progress: Callable[[str], None] | None = None,
         max_states: int | None = None, max_transitions: int | None = None,
-        allow_path: Iterable[str] = (), **overrides: Any) -> Results:
+        allow_path: Iterable[str] = (), every_method: bool = False, walkers: int | None = None,
+        max_realizations: int | None = None, **overrides: Any) -> Results:
     """Evaluate every ``predict`` statement of a model.
 
     Parameters
@@ -636,5 +648,8 @@ def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, s
     runner = _Runner(model, merged, seed, methods, progress,
                      {"max_states": max_states, "max_transitions": max_transitions,
                       "allow_path": tuple(allow_path)})
+    runner.every_method = every_method
+    runner.walkers = walkers
+    runner.max_realizations = max_realizations
     preds = [runner.prediction(p) for p in model.predictions]
     return Results(model.name, model.file, model.hash, seed, runner.params, preds)

@@ -1,0 +1,277 @@
+"""The ``simulation`` method of ``run``, and the agreement between methods.
+
+Simulation of one prediction: for each disorder realisation, ``walkers`` independent
+walkers of the kinetic Monte Carlo engine (:mod:`semdsl.solvers.simulate`) on that
+realisation's generator; observables along the sampled times.  Graph observables
+(``connected``, ``largest_cluster``, ``min_reachable``) are Monte Carlo over
+realisations: each realisation's graph is measured and the realisations averaged.
+
+Standard errors.  With ``R`` realisations the value is the mean of the per-realisation
+estimates and ``stderr`` the two-level standard error ``sd_between / sqrt(R)`` (the
+between-realisation spread already contains the walker noise); with one realisation it
+is the walker standard error.  For the agreement with ``exact``, which uses the *same*
+realisations, only the walker noise separates the two: ``z = (sim - exact) /
+se_walkers`` with ``se_walkers = sqrt(sum_r se_r^2) / R``.
+
+Agreement.  ``max_abs_z`` over the axis; ``ok`` when it stays below the two-sided
+Bonferroni bound for a family-wise false-alarm rate of 1e-3 over the compared points
+(``z_crit = Phi^-1(1 - 0.001 / (2 m))``).  For ``first_passage`` over a time axis a
+Kolmogorov-Smirnov distance between the simulated first-passage times and the exact
+distribution function on the axis grid is reported too (``kstwo`` p-value).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .compiler import attribute_values, resolve_set
+from .expr import Scope, numeric, to_sympy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Observable, Prediction
+
+DEFAULT_WALKERS = 2000
+DEFAULT_T_MAX = 1e6
+FAMILY_ALPHA = 1e-3
+
+
+def _sym(v):
+    import sympy as sp
+    v = float(v)
+    return sp.Integer(int(v)) if v.is_integer() and abs(v) < 2**62 else sp.Float(v, 17)
+
+
+def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int,
+                        opt: dict[str, Any]) -> dict[str, dict]:
+    from .solvers.simulate import simulate
+    a = pred.axis
+    obs = pred.observables
+    W = int(opt.get("walkers", DEFAULT_WALKERS))
+    over_param = a is not None and a.kind in ("over", "at") and not a.is_time
+    on_time = a is not None and a.is_time and a.kind != "stationary"
+    K = len(axis_vals) if axis_vals is not None else 1
+    est = {ob.name: np.full((R, K), np.nan) for ob in obs}
+    se = {ob.name: np.full((R, K), np.nan) for ob in obs}
+    notes: dict[str, str] = {}
+    samples: dict[str, list] = {}
+    points = axis_vals if over_param else [None]
+    for r in range(R):
+        for k, v in enumerate(points):
+            params = dict(runner.params)
+            if v is not None:
+                params[a.var] = float(v)
+            cm = runner.compiled(params, r, seed)
+            if on_time:
+                times = np.asarray(axis_vals, float)
+                t_max = float(opt.get("t_max", times.max()))
+            else:
+                t_max = float(opt["t_max"]) if "t_max" in opt else _horizon(cm, W, obs, R * len(points))
+                times = np.array([t_max])
+            values, targets, coords, quant = [], {}, None, []
+            need_visited = False
+            for ob in obs:
+                if ob.kind in ("mean", "median", "quantile"):
+                    values.append(attribute_values(cm, ob.expr))
+                    if ob.kind != "mean":
+                        q = 0.5 if ob.kind == "median" else numeric(to_sympy(
+                            ob.q, Scope({kk: _sym(vv) for kk, vv in cm.params.items()}, lets=cm.model.lets)))
+                        quant.append((len(values) - 1, q))
+                elif ob.kind == "prob":
+                    ind = np.zeros(cm.n)
+                    ind[resolve_set(cm, ob.sets[0])] = 1.0
+                    values.append(ind)
+                elif ob.kind == "first_passage":
+                    from .solvers.exact import can_reach
+                    tgt = resolve_set(cm, ob.sets[0])
+                    if on_time or can_reach(cm.generator, tgt)[cm.init > 0].any():
+                        targets[ob.name] = tgt
+                elif ob.kind == "msd":
+                    coords = [cm.nodes.attrs[c] for c in ob.coords]
+                elif ob.kind == "visited":
+                    need_visited = True
+            sim = None
+            if values or targets or coords or need_visited:
+                sub_seed = np.random.SeedSequence(seed, spawn_key=(r, k, pred.span.line if pred.span else 0))
+                sim = simulate(cm.generator, cm.init, times, walkers=W,
+                               seed=int(sub_seed.generate_state(1, np.uint64)[0]),
+                               targets=targets or None, coords=coords, track_visited=need_visited,
+                               observables=values or None, quantiles=quant or None, t_max=t_max,
+                               histogram=False)
+            vi = 0
+            for ob in obs:
+                name = ob.name
+                col = slice(None) if not over_param else k
+                if ob.kind in ("mean", "median", "quantile", "prob"):
+                    idx = vi
+                    vi += 1
+                    if ob.kind in ("mean", "prob"):
+                        m, s = sim.obs_mean[idx], sim.obs_stderr[idx]
+                        vals_ = values[idx]
+                        # W walkers resolve a mean only to (range)/W: a zero sample spread
+                        # (no walker there yet) is not a zero error
+                        s = np.maximum(s, (float(vals_.max()) - float(vals_.min())) / W)
+                    else:
+                        qi = [j for j, (o, _) in enumerate(quant) if o == idx][0]
+                        m = sim.quantiles[qi]
+                        s = np.full(len(times), np.nan)  # no walker standard error for a quantile
+                        notes[name] = ("simulated quantile: no walker standard error is computed, so "
+                                       "it is not z-scored against exact")
+                    _put(est[name], se[name], r, col, m, s, on_time, over_param)
+                    if not on_time:
+                        notes[name] = f"simulated value at t = {t_max:g} (t_max), as an estimate of the stationary value"
+                elif ob.kind == "msd":
+                    _put(est[name], se[name], r, col, sim.msd_mean, sim.msd_stderr, on_time, over_param)
+                elif ob.kind == "visited":
+                    _put(est[name], se[name], r, col, sim.visited_mean, sim.visited_stderr, on_time, over_param)
+                elif ob.kind == "first_passage" and name not in targets:
+                    notes[name] = "the target cannot be reached from init in some realisations (null there)"
+                elif ob.kind == "first_passage":
+                    fpt = np.asarray(sim.first_passage[name], float)
+                    if on_time:
+                        cdf = (fpt[:, None] <= times[None, :]).mean(axis=0)
+                        s = np.sqrt(np.maximum(cdf * (1 - cdf), 1.0 / W) / W)
+                        est[name][r, :], se[name][r, :] = cdf, s
+                        samples.setdefault(name, []).append(fpt)
+                    else:
+                        hit = np.isfinite(fpt)
+                        if hit.all():
+                            est[name][r, col] = fpt.mean()
+                            se[name][r, col] = fpt.std(ddof=1) / math.sqrt(W) if W > 1 else np.nan
+                        else:
+                            notes[name] = (f"{(~hit).sum()} of {W} walkers had not arrived by t_max = {t_max:g}: "
+                                           "the mean is not estimated (set t_max larger)")
+                else:  # graph observables: Monte Carlo over realisations
+                    from .runner import _Evaluator
+                    x, _ = _Evaluator(cm).value(ob, None)
+                    est[name][r, col] = x[0]
+                    se[name][r, col] = 0.0
+                    notes[name] = "Monte Carlo over realisations of the graph"
+    out: dict[str, dict] = {}
+    for ob in obs:
+        name = ob.name
+        v, s = est[name], se[name]
+        fin = np.isfinite(v)
+        n_fin = fin.sum(axis=0)
+        mean = np.where(n_fin > 0, np.nansum(np.where(fin, v, 0), axis=0) / np.maximum(n_fin, 1), np.nan)
+        walker_se = np.sqrt(np.nansum(np.where(fin, s, 0) ** 2, axis=0)) / np.maximum(n_fin, 1)
+        walker_se = np.where(np.all(np.isnan(s) | ~fin, axis=0), np.nan, walker_se)
+        if R > 1:
+            dev = np.where(fin, v - mean, 0.0)
+            sd = np.sqrt((dev ** 2).sum(axis=0) / np.maximum(n_fin - 1, 1))
+            stderr = np.where(n_fin > 1, sd / np.sqrt(np.maximum(n_fin, 1)), walker_se)
+        else:
+            stderr = walker_se
+        entry: dict[str, Any] = {"value": [None if not np.isfinite(x) else float(x) for x in mean],
+                                 "stderr": [None if not np.isfinite(x) else float(x) for x in stderr],
+                                 "walkers": W, "_walker_se": walker_se}
+        if R > 1:
+            entry["realizations"] = R
+            entry["_samples"] = v
+        if np.any(~fin) and ob.kind == "first_passage" and not on_time:
+            entry["finite_fraction"] = (n_fin / R).tolist()
+        if notes.get(name):
+            entry["note"] = notes[name]
+        if name in samples:
+            entry["_fpt"] = np.concatenate(samples[name])
+        out[name] = entry
+    return out
+
+
+EVENT_BUDGET = 2e8
+
+
+def _horizon(cm, W: int, obs, calls: int = 1) -> float:
+    """Simulated time for a value without a time axis (``t_max`` not given).
+
+    Stationary values: 20 relaxation times (the slowest mode of the generator), so the
+    transient has decayed by e^-20; first passages: as long as the event budget allows.
+    Both are capped so that about 2e8 hops are simulated; the note says when the cap
+    bound a stationary estimate.
+    """
+    from .solvers import exact
+    q = float(cm.init @ cm.exit_rates) or float(cm.exit_rates.max()) or 1.0
+    cap = max(EVENT_BUDGET / max(calls, 1), 1e6) / (W * max(q, 1e-300))
+    if all(ob.kind == "first_passage" or ob.kind in ("connected", "largest_cluster", "min_reachable")
+           for ob in obs):
+        return float(min(DEFAULT_T_MAX, cap))
+    try:
+        ts = exact.spectrum(cm.generator, 1).timescales
+        t_relax = float(np.max(ts)) if len(ts) else 1.0 / q
+    except Exception:  # no resolvable slow mode: fall back to the event budget
+        t_relax = cap / 20
+    return float(min(20 * t_relax, cap))
+
+
+def _put(est, se, r, col, m, s, on_time, over_param):
+    m = np.asarray(m, float)
+    s = np.asarray(s, float)
+    if over_param:
+        est[r, col], se[r, col] = m[-1], s[-1]
+    else:
+        est[r, :], se[r, :] = m, s
+
+
+def agreement(methods: dict[str, dict], n_compared_total: int | None = None) -> dict[str, dict]:
+    """z-scores of simulation against exact (and theory where it has numbers)."""
+    from scipy.stats import norm, kstwo
+    sim = methods.get("simulation", {})
+    out: dict[str, dict] = {}
+    for name, s_entry in sim.items():
+        sv = s_entry.get("value")
+        if sv is None:
+            continue
+        se = np.asarray(s_entry.get("_walker_se", s_entry.get("stderr")), float)
+        sv = np.array([np.nan if x is None else x for x in sv], float)
+        res: dict[str, Any] = {}
+        worst = 0.0
+        m_total = 0
+        for ref in ("exact", "theory"):
+            e = methods.get(ref, {}).get(name)
+            if not e or e.get("value") is None:
+                continue
+            ev = np.array([np.nan if x is None else x for x in e["value"]], float)
+            if ev.shape != sv.shape:
+                continue
+            ok = np.isfinite(ev) & np.isfinite(sv)
+            if se.shape == sv.shape:
+                ok &= np.isfinite(se)
+            if not ok.any():
+                continue
+            diff = sv[ok] - ev[ok]
+            s = se[ok] if se.shape == sv.shape else np.full(ok.sum(), np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.where(s > 0, diff / s, np.where(np.abs(diff) <= 1e-12 * (1 + np.abs(ev[ok])), 0.0, np.inf))
+            z = np.nan_to_num(z, nan=0.0)
+            res[f"z_vs_{ref}"] = [float(x) for x in z]
+            res[f"max_abs_z_vs_{ref}"] = float(np.max(np.abs(z)))
+            if ref == "exact":
+                worst = max(worst, float(np.max(np.abs(z))))
+                m_total += int(ok.sum())
+        if not res:
+            continue
+        m = n_compared_total or max(m_total, 1)
+        z_crit = float(norm.isf(FAMILY_ALPHA / (2 * m)))
+        res["max_abs_z"] = worst
+        res["z_crit"] = z_crit
+        res["ok"] = bool(worst <= z_crit)
+        fpt = s_entry.get("_fpt")
+        e = methods.get("exact", {}).get(name)
+        if fpt is not None and e is not None and e.get("value") is not None:
+            ev = np.array([np.nan if x is None else x for x in e["value"]], float)
+            ok = np.isfinite(ev) & np.isfinite(sv)
+            if ok.any():
+                D = float(np.max(np.abs(sv[ok] - ev[ok])))
+                n = int(np.asarray(fpt).size)
+                p = float(kstwo.sf(D, n))
+                # on a grid of axis points the statistic is a lower bound of the full KS
+                # distance, so the p-value is conservative towards "agree"
+                res["ks"] = {"statistic": D, "p_value": p, "samples": n, "grid": "axis points"}
+                res["ok"] = bool(res["ok"] and p > FAMILY_ALPHA / max(m, 1))
+        out[name] = res
+    for entry in sim.values():
+        entry.pop("_walker_se", None)
+        entry.pop("_fpt", None)
+    return out
