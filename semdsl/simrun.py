@@ -57,6 +57,7 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
     se = {ob.name: np.full((R, K), np.nan) for ob in obs}
     notes: dict[str, str] = {}
     samples: dict[str, list] = {}
+    censored = {ob.name: np.zeros(K, dtype=bool) for ob in obs}
     points = axis_vals if over_param else [None]
     for r in range(R):
         for k, v in enumerate(points):
@@ -141,8 +142,11 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                             est[name][r, col] = fpt.mean()
                             se[name][r, col] = fpt.std(ddof=1) / math.sqrt(W) if W > 1 else np.nan
                         else:
+                            # not "unreachable": unknown. The point gets no value rather than
+                            # an average biased towards the fast realisations.
+                            censored[name][col] = True
                             notes[name] = (f"{(~hit).sum()} of {W} walkers had not arrived by t_max = {t_max:g}: "
-                                           "the mean is not estimated (set t_max larger)")
+                                           "points with censored walkers have no value (set t_max larger)")
                 else:  # graph observables: Monte Carlo over realisations
                     from .runner import _Evaluator
                     x, _ = _Evaluator(cm).value(ob, None)
@@ -164,6 +168,7 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
             stderr = np.where(n_fin > 1, sd / np.sqrt(np.maximum(n_fin, 1)), walker_se)
         else:
             stderr = walker_se
+        mean = np.where(censored[name], np.nan, mean)
         entry: dict[str, Any] = {"value": [None if not np.isfinite(x) else float(x) for x in mean],
                                  "stderr": [None if not np.isfinite(x) else float(x) for x in stderr],
                                  "walkers": W, "_walker_se": walker_se}
@@ -171,7 +176,8 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
             entry["realizations"] = R
             entry["_samples"] = v
         if np.any(~fin) and ob.kind == "first_passage" and not on_time:
-            entry["finite_fraction"] = (n_fin / R).tolist()
+            reach = np.where(censored[name], np.nan, n_fin / R)
+            entry["finite_fraction"] = [None if not np.isfinite(x) else float(x) for x in reach]
         if notes.get(name):
             entry["note"] = notes[name]
         if name in samples:
