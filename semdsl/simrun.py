@@ -169,6 +169,7 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
         else:
             stderr = walker_se
         mean = np.where(censored[name], np.nan, mean)
+        stderr = np.where(censored[name], np.nan, stderr)
         entry: dict[str, Any] = {"value": [None if not np.isfinite(x) else float(x) for x in mean],
                                  "stderr": [None if not np.isfinite(x) else float(x) for x in stderr],
                                  "walkers": W, "_walker_se": walker_se}
