@@ -68,6 +68,18 @@ def walk(e) -> Iterator:
             yield from walk(s)
 
 
+def params_used(e, params, lets: Mapping[str, "S.Expr"], _seen: frozenset = frozenset()) -> set[str]:
+    """The parameters an expression reads, directly or through ``let`` names (cycles stop)."""
+    out: set[str] = set()
+    for n in walk(e):
+        if isinstance(n, S.Name):
+            if n.id in params:
+                out.add(n.id)
+            elif n.id in lets and n.id not in _seen:
+                out |= params_used(lets[n.id], params, lets, _seen | {n.id})
+    return out
+
+
 def free_names(e) -> list[S.Name]:
     """The bare names an expression uses (not function names, not attributes)."""
     return [n for n in walk(e) if isinstance(n, S.Name)]

@@ -1090,20 +1090,21 @@ def _first_failure(arr: np.ndarray, dtype: Any) -> int | None:
     return lo
 
 
-def _is_float(s: str) -> bool:
+def _parses(s: str, kind) -> bool:
+    """Whether ``kind(s)`` (``int`` or ``float``) accepts the text."""
     try:
-        float(s)
+        kind(s)
     except ValueError:
         return False
     return True
+
+
+def _is_float(s: str) -> bool:
+    return _parses(s, float)
 
 
 def _is_int(s: str) -> bool:
-    try:
-        int(s)
-    except ValueError:
-        return False
-    return True
+    return _parses(s, int)
 
 
 def _text(x: Any) -> str:

@@ -48,7 +48,7 @@ from . import syntax as S
 from .compiler import (CompiledModel, _Compiler, assemble_generator, attribute_values,
                        compile_model, resolve_params, resolve_set)
 from .errors import CompileError, Diagnostic, NumericalError, SemdslError
-from .expr import numeric, to_sympy, Scope, walk
+from .expr import numeric, params_used, to_sympy, Scope, walk
 from .format import format_expr
 from .model import Model, Observable, Prediction
 
@@ -554,15 +554,8 @@ def rate_only_parameters(model: Model) -> set[str]:
     Sweeping one of them keeps the compiled graph and random attributes and re-evaluates
     only the rates.
     """
-    def params_in(e, seen=frozenset()) -> set[str]:
-        out = set()
-        for n in walk(e):
-            if isinstance(n, S.Name):
-                if n.id in model.params:
-                    out.add(n.id)
-                elif n.id in model.lets and n.id not in seen:
-                    out |= params_in(model.lets[n.id], seen | {n.id})
-        return out
+    def params_in(e) -> set[str]:
+        return params_used(e, model.params, model.lets)
 
     in_law: set[str] = set()
     law = model.rate

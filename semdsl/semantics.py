@@ -24,7 +24,7 @@ from typing import Iterable
 
 from . import syntax as S
 from .errors import DiagnosticBag, SemdslError, Span, did_you_mean, suggest
-from .expr import CONSTANTS, FUNCTIONS, KEYWORDS, RESERVED, walk
+from .expr import CONSTANTS, FUNCTIONS, KEYWORDS, RESERVED, params_used, walk
 from .format import format_expr
 from .generators import GENERATORS
 from .model import (DISTRIBUTIONS, GRAPH_OBSERVABLES, METHODS, OBSERVABLES, OPTIONS,
@@ -143,15 +143,8 @@ class Checker:
                  f"{did_you_mean(name, ctx.names | set(self.lets) | set(CONSTANTS))}", hint)
         return set()
 
-    def _let_params(self, body, _seen: frozenset = frozenset()) -> set[str]:
-        out = set()
-        for n in walk(body):
-            if isinstance(n, S.Name):
-                if n.id in self.params:
-                    out.add(n.id)
-                elif n.id in self.lets and n.id not in _seen:
-                    out |= self._let_params(self.lets[n.id].value, _seen | {n.id})
-        return out
+    def _let_params(self, body) -> set[str]:
+        return params_used(body, self.params, {k: v.value for k, v in self.lets.items()})
 
     def check_lets(self) -> set[str]:
         """Cycles among lets, and names no use site could ever give a meaning to.

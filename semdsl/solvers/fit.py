@@ -209,6 +209,31 @@ def _powerlaw_fail(reason: str, points: int = 0, excluded: int = 0) -> dict:
             "method": None, "range_rule": None, "warning": reason}
 
 
+def _read_inputs(x, y, yerr, samples):
+    """``(x, y, err, S, warnings)`` as float arrays, or a message saying why not."""
+    warn: list[str] = []
+    try:
+        x = _as_float(x).ravel()
+        y = _as_float(y).ravel()
+    except (TypeError, ValueError):
+        return "x and y must be numbers"
+    if x.size != y.size:
+        return f"x and y differ in length ({x.size} vs {y.size})"
+    err = None
+    if yerr is not None:
+        try:
+            err = _as_float(yerr).ravel()
+        except (TypeError, ValueError):
+            err = None
+        if err is None or err.size != x.size:
+            warn.append("yerr has the wrong length; ignored it")
+            err = None
+    S, why = _as_samples(samples, x.size)
+    if why:
+        warn.append(why)
+    return x, y, err, S, warn
+
+
 def fit_powerlaw(x, y, *, yerr=None, samples=None, x_range=None, rng=None,
                  slope_tol: float = DEFAULT_SLOPE_TOL, n_boot: int = DEFAULT_BOOTSTRAP) -> dict:
     r"""Fit ``y = A x^a`` on log-log axes, with a 95% interval for ``a``.
@@ -255,27 +280,11 @@ def fit_powerlaw(x, y, *, yerr=None, samples=None, x_range=None, rng=None,
     with ``se^2 = chi2/(k-2) * (sum w (lx - <lx>)^2)^-1``; ``ols`` -- the same with unit
     weights.  The range is chosen once, on ``y``; the bootstrap refits on that range.
     """
-    warn: list[str] = []
-    try:
-        x = _as_float(x).ravel()
-        y = _as_float(y).ravel()
-    except (TypeError, ValueError):
-        return _powerlaw_fail("x and y must be numbers")
-    if x.size != y.size:
-        return _powerlaw_fail(f"x and y differ in length ({x.size} vs {y.size})")
+    read = _read_inputs(x, y, yerr, samples)
+    if isinstance(read, str):
+        return _powerlaw_fail(read)
+    x, y, err, S, warn = read
     n_all = x.size
-    err = None
-    if yerr is not None:
-        try:
-            err = _as_float(yerr).ravel()
-        except (TypeError, ValueError):
-            err = None
-        if err is None or err.size != n_all:
-            warn.append("yerr has the wrong length; ignored it")
-            err = None
-    S, why = _as_samples(samples, n_all)
-    if why:
-        warn.append(why)
 
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     if err is not None:
@@ -462,27 +471,11 @@ def fit_threshold(x, y, *, yerr=None, samples=None, rng=None,
     reported as not identified when the optimum sits at ``min(x)`` or runs away to
     ``-infinity`` (the data look like a plain power law or an exponential).
     """
-    warn: list[str] = []
-    try:
-        x = _as_float(x).ravel()
-        y = _as_float(y).ravel()
-    except (TypeError, ValueError):
-        return _threshold_fail("x and y must be numbers")
-    if x.size != y.size:
-        return _threshold_fail(f"x and y differ in length ({x.size} vs {y.size})")
+    read = _read_inputs(x, y, yerr, samples)
+    if isinstance(read, str):
+        return _threshold_fail(read)
+    x, y, err, S, warn = read
     n_all = x.size
-    err = None
-    if yerr is not None:
-        try:
-            err = _as_float(yerr).ravel()
-        except (TypeError, ValueError):
-            err = None
-        if err is None or err.size != n_all:
-            warn.append("yerr has the wrong length; ignored it")
-            err = None
-    S, why = _as_samples(samples, n_all)
-    if why:
-        warn.append(why)
     ok = np.isfinite(x) & np.isfinite(y) & (y > 0)
     if err is not None and not np.all((np.isfinite(err) & (err > 0))[ok]):
         warn.append("some yerr are zero or not finite; ignored yerr")
