@@ -6,7 +6,8 @@ realisation's generator; observables along the sampled times.  Graph observables
 (``connected``, ``largest_cluster``, ``min_reachable``) are Monte Carlo over
 realisations: each realisation's graph is measured and the realisations averaged.
 
-Standard errors.  With ``R`` realisations the value is the mean of the per-realisation
+Standard errors.  A quantile's walker error is the order-statistic one of the engine
+(half the spread of the one-sigma binomial rank interval).  With ``R`` realisations the value is the mean of the per-realisation
 estimates and ``stderr`` the two-level standard error ``sd_between / sqrt(R)`` (the
 between-realisation spread already contains the walker noise); with one realisation it
 is the walker standard error.  For the agreement with ``exact``, which uses the *same*
@@ -117,9 +118,9 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                     else:
                         qi = [j for j, (o, _) in enumerate(quant) if o == idx][0]
                         m = sim.quantiles[qi]
-                        s = np.full(len(times), np.nan)  # no walker standard error for a quantile
-                        notes[name] = ("simulated quantile: no walker standard error is computed, so "
-                                       "it is not z-scored against exact")
+                        # distribution-free (order-statistic) error; an observable with few
+                        # values resolves a quantile only to its gaps, as a mean to range / W
+                        s = sim.quantile_stderr[qi]
                     _put(est[name], se[name], r, col, m, s, on_time, over_param)
                     if not on_time:
                         notes[name] = f"simulated value at t = {t_max:g} (t_max), as an estimate of the stationary value"

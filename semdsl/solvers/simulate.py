@@ -40,6 +40,7 @@ they are merged in chunk order (Chan's formula), so the output depends on
 
 from __future__ import annotations
 
+import math
 import time as _time
 from dataclasses import dataclass, field
 
@@ -240,7 +241,7 @@ def _histogram(nodes, counts):
 
 @dataclass(frozen=True)
 class Simulation:
-    """Result of :func:`simulate`.
+    r"""Result of :func:`simulate`.
 
     Attributes
     ----------
@@ -252,7 +253,16 @@ class Simulation:
         Mean over walkers of each observable at each time, and its standard error
         (sample standard deviation / sqrt(walkers); ``nan`` for one walker).
     quantiles : ndarray (len(quantile_spec), K) or None
+        Lower (``inverted_cdf``) sample quantiles, the convention of
+        :func:`semdsl.solvers.exact.quantile`.
     quantile_spec : tuple of (observable index, level)
+    quantile_stderr : ndarray (len(quantile_spec), K) or None
+        Distribution-free standard error of each quantile: half the distance between
+        the order statistics at ranks :math:`Wq \mp \sqrt{Wq(1-q)}` (the binomial
+        one-sigma interval of the rank; for a continuous law this tends to the
+        asymptotic :math:`\sqrt{q(1-q)/W}/f(x_q)`).  For an observable taking few
+        values it is 0 when both ranks fall on the same value, and half the gap when
+        the quantile sits near a jump of the distribution function.
     msd_mean, msd_stderr : ndarray (K,) or None
         Squared displacement (with ``coords``).
     visited_mean, visited_stderr : ndarray (K,) or None
@@ -277,6 +287,7 @@ class Simulation:
     obs_stderr: np.ndarray
     quantiles: np.ndarray | None
     quantile_spec: tuple
+    quantile_stderr: np.ndarray | None
     msd_mean: np.ndarray | None
     msd_stderr: np.ndarray | None
     visited_mean: np.ndarray | None
@@ -515,21 +526,36 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
     om, ose = finish("obs")
     msd = finish("msd") if do_msd else (None, None)
     vis = finish("vis") if track_visited else (None, None)
-    qarr = None
+    qarr = qse = None
     if quantiles:
         qarr = np.empty((len(quantiles), K))
+        qse = np.empty((len(quantiles), K))
         step = max(1, MAX_MATRIX // (4 * walkers))
         for i, (o, lev) in enumerate(quantiles):
             f = oarr[int(o)]
+            r_hat, r_lo, r_hi = _quantile_ranks(walkers, float(lev))
             for k0 in range(0, K, step):
-                qarr[i, k0:k0 + step] = np.quantile(f[nodes_all[:, k0:k0 + step]], float(lev), axis=0)
+                srt = np.sort(f[nodes_all[:, k0:k0 + step]], axis=0)
+                qarr[i, k0:k0 + step] = srt[r_hat]
+                qse[i, k0:k0 + step] = 0.5 * (srt[r_hi] - srt[r_lo])
     fp = {name: fpt[j] for j, name in enumerate(names)}
     cens = {name: int(np.isinf(fpt[j]).sum()) for j, name in enumerate(names)}
     return Simulation(times=times, walkers=walkers, seed=seed, chunk=chunk, counts=counts,
-                      obs_mean=om.T.copy(), obs_stderr=ose.T.copy(), quantiles=qarr,
+                      obs_mean=om.T.copy(), obs_stderr=ose.T.copy(), quantiles=qarr, quantile_stderr=qse,
                       quantile_spec=tuple(quantiles), msd_mean=msd[0], msd_stderr=msd[1],
                       visited_mean=vis[0], visited_stderr=vis[1], first_passage=fp, censored=cens,
                       t_max=t_max, events=total_events, wall_time=_time.perf_counter() - start)
+
+
+def _quantile_ranks(W: int, q: float) -> tuple[int, int, int]:
+    """0-based ranks of the lower q-quantile and of its one-sigma binomial interval."""
+    r_hat = max(1, math.ceil(W * q - 1e-9)) - 1
+    d = math.sqrt(W * q * (1.0 - q))
+    r_lo = min(max(0, math.floor(W * q - d) - 1), r_hat)
+    r_hi = max(min(W - 1, math.floor(W * q + d)), r_hat)
+    if r_hi == r_lo and W > 1:  # q = 0 or 1: the neighbouring order statistic
+        r_hi, r_lo = (min(W - 1, r_hat + 1), r_lo) if r_hat == 0 else (r_hi, max(0, r_hat - 1))
+    return r_hat, r_lo, r_hi
 
 
 @njit(cache=True)
