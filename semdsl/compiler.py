@@ -49,6 +49,7 @@ MAX_FOR_CANDIDATES = 200_000_000
 #: models up to this many nodes get a per-node symbolic master equation
 SYMBOLIC_NODE_LIMIT = 400
 FOR_PREFIX = "\0for:"
+PROB_KEY = "\0prob"  # per-edge keep probability, recorded only when compiling undiluted
 
 
 # ----------------------------------------------------------------- compiled data
@@ -192,6 +193,10 @@ class CompiledModel:
     symbolic_rates: tuple[sp.Expr, dict[str, sp.Symbol]] | None = field(default=None, repr=False)
     family_attr_exprs: dict[str, dict[str, sp.Expr | None]] = field(default_factory=dict, repr=False)
     transition_edge: np.ndarray | None = field(default=None, repr=False)  # edge id of each transition
+    #: compiled with ``undiluted=True``: every candidate edge / node is present, and
+    #: these give the probability with which the model keeps it (1 where certain)
+    edge_prob: np.ndarray | None = field(default=None, repr=False)
+    node_prob: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -391,7 +396,8 @@ def _g(v: float) -> str:
 # -------------------------------------------------------------------- compiling
 class _Compiler:
     def __init__(self, model: Model, params: dict[str, float], seed: int, realization: int,
-                 max_states: int | None, max_transitions: int | None, allow_path: Iterable[str]):
+                 max_states: int | None, max_transitions: int | None, allow_path: Iterable[str],
+                 undiluted: bool = False):
         self.model = model
         self.params = params
         self.seed = int(seed)
@@ -402,9 +408,10 @@ class _Compiler:
         #: structure (members, kept edges) reused across compiles that differ only in
         #: non-structural parameters (see compile_model's ``structure_cache``)
         self.structure_cache: dict | None = None
+        self.undiluted = bool(undiluted)
         self.structure_key = (tuple(sorted((k, v) for k, v in params.items()
                                            if model.params[k].structural)),
-                              int(seed), int(realization))
+                              int(seed), int(realization), self.undiluted)
         self.sources = {model.file: model.source}
         self.pnames = {k: (sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 2**62
                            else sp.Float(v, 17)) for k, v in params.items()}
@@ -554,12 +561,16 @@ class _Compiler:
             keep = np.ones(total, dtype=bool)
             if fam.cond is not None:
                 keep &= self.array(fam.cond, names, total, f"the condition of node '{fam.name}'") != 0
+            node_prob = None
             if fam.prob is not None:
                 p = self.probability(fam.prob, names, total, f"the probability of node '{fam.name}'")
-                keep &= self.rng(stmt, 1).random(total) < p
+                if self.undiluted:
+                    node_prob = p
+                else:
+                    keep &= self.rng(stmt, 1).random(total) < p
             return dict(lo=tuple(lo), shape=shape, idx=idx, keep=keep, base_attrs=names,
                         index_names=tuple(d.var.value for d in fam.indexes), edges=None,
-                        edge_attrs={})
+                        edge_attrs={}, node_prob=node_prob, edge_prob=None)
         # generated family
         spec = GENERATORS[fam.generator]
         args = {k: v for k, v in fam.gen_args}
@@ -594,20 +605,29 @@ class _Compiler:
                           cls=LimitError)
             self.fail(span, f"{fam.generator}: {exc}", hint)
         keep = np.ones(g.n, dtype=bool)
+        node_prob = edge_prob = None
         if fam.site_prob is not None:
             q = self.probability(fam.site_prob, {}, 1, f"the site probability of graph '{fam.name}'")[0]
-            keep &= self.rng(stmt, 3).random(g.n) < q
+            if self.undiluted:
+                node_prob = np.full(g.n, q)
+            else:
+                keep &= self.rng(stmt, 3).random(g.n) < q
         esrc, edst = g.src, g.dst
         eattrs = dict(getattr(g, "edge_attrs", {}) or {})
         if fam.prob is not None:
             p = self.probability(fam.prob, {}, 1, f"the bond probability of graph '{fam.name}'")[0]
-            kept = self.rng(stmt, 4).random(esrc.size) < p
-            esrc, edst = esrc[kept], edst[kept]
-            eattrs = {k: v[kept] for k, v in eattrs.items()}
+            if self.undiluted:
+                edge_prob = np.full(esrc.size, p)
+            else:
+                kept = self.rng(stmt, 4).random(esrc.size) < p
+                esrc, edst = esrc[kept], edst[kept]
+                eattrs = {k: v[kept] for k, v in eattrs.items()}
+        if edge_prob is not None:
+            eattrs[PROB_KEY] = edge_prob
         idx = [g.index[:, k] for k in range(g.index.shape[1])]
         return dict(lo=(1,) * len(g.shape), shape=tuple(g.shape), idx=idx, keep=keep,
                     base_attrs={k: np.asarray(v, float) for k, v in g.attrs.items()},
-                    index_names=(), edges=(esrc, edst), edge_attrs=eattrs)
+                    index_names=(), edges=(esrc, edst), edge_attrs=eattrs, node_prob=node_prob)
 
     def resolve_path(self, v) -> str:
         raw = v.value
@@ -736,6 +756,7 @@ class _Compiler:
         sym_attr_exprs: dict[str, dict] = {}
         start = 0
         kmax = 0
+        node_prob_parts: list[tuple[int, np.ndarray]] = []
         for f in fams:
             members = dict(self._structure(("family", f.name),
                                            lambda f=f: self.build_family(f, stmts[f.name])))
@@ -744,6 +765,8 @@ class _Compiler:
             lookup = np.full(members["keep"].size, -1, dtype=np.int64)
             lookup[keep_idx] = np.arange(start, start + n, dtype=np.int64)
             attrs, sym_exprs = self.family_attrs(f, members, keep_idx)
+            if members.get("node_prob") is not None:
+                node_prob_parts.append((start, np.asarray(members["node_prob"], float)[keep_idx]))
             sym_attr_exprs[f.name] = sym_exprs
             tables.append(FamilyTable(f.name, f.kind, tuple(members["lo"]), tuple(members["shape"]),
                                       lookup, start, start + n, members["index_names"], f.generator))
@@ -809,6 +832,8 @@ class _Compiler:
         edge_attrs: dict[str, np.ndarray] = {}
         defaults = {"weight": 1.0, "B": 0.0}
         edge_for: dict[str, np.ndarray] = {}
+        if self.undiluted:
+            defaults[PROB_KEY] = 1.0
         for k in set(enames) | {"weight", "B"}:
             is_for = k.startswith(FOR_PREFIX)
             col = np.full(ne, defaults.get(k, np.nan if (k == "rate" or is_for) else 0.0))
@@ -821,6 +846,12 @@ class _Compiler:
                 edge_for[k[len(FOR_PREFIX):]] = col
             else:
                 edge_attrs[k] = col
+        edge_prob = node_prob = None
+        if self.undiluted:
+            edge_prob = edge_attrs.pop(PROB_KEY, np.ones(ne))
+            node_prob = np.ones(n_nodes)
+            for s0, pr in node_prob_parts:
+                node_prob[s0:s0 + pr.size] = pr
         # degree: each edge counts once at each endpoint (self-loops were dropped)
         degree = (np.bincount(edge_src, minlength=n_nodes) + np.bincount(edge_dst, minlength=n_nodes)).astype(float)
         nodes.attrs["degree"] = degree
@@ -851,7 +882,7 @@ class _Compiler:
                            rates=rates, edge_src=edge_src, edge_dst=edge_dst, edge_directed=edge_dir,
                            edge_attrs=edge_attrs, edge_for=edge_for, edge_stmt=edge_stmt, generator=Q, init=init, labels=labels, sets=sets,
                            symbolic_rates=sym, family_attr_exprs=sym_attr_exprs,
-                           transition_edge=t_eid)
+                           transition_edge=t_eid, edge_prob=edge_prob, node_prob=node_prob)
         if not is_generator(Q):
             self.fail(None, "internal error: the assembled matrix is not a generator")
         return cm
@@ -924,7 +955,10 @@ class _Compiler:
         ok &= s != d
         if st.prob is not None and total:
             p = self.probability(st.prob, vars_, total, "the edge probability")
-            ok &= self.rng(st, 5).random(total) < p
+            if self.undiluted:
+                vars_[PROB_KEY] = p
+            else:
+                ok &= self.rng(st, 5).random(total) < p
         s, d = s[ok], d[ok]
         vars_ = {k: v[ok] for k, v in vars_.items()}
         return s, d, vars_
@@ -942,7 +976,7 @@ class _Compiler:
                 if col is None:
                     col = np.zeros(nodes.n)
                 node_attr_arrays[(o, a)] = col[s if o == "src" else d]
-        values = dict(vars_)
+        values = {k: v for k, v in vars_.items() if k != PROB_KEY}
         for k, item in enumerate(st.attrs):
             name = item.name.value
             attrs_now = dict(node_attr_arrays)
@@ -963,7 +997,7 @@ class _Compiler:
                           f"{st.op} {nodes.name(int(d[j]))} is not a non-negative number",
                           "weight is an edge multiplicity >= 0")
         for k, v in vars_.items():
-            eattrs[f"{FOR_PREFIX}{k}"] = v
+            eattrs[k if k == PROB_KEY else f"{FOR_PREFIX}{k}"] = v
         return s, d, eattrs
 
     def rates(self, nodes: NodeTable, t_src, t_dst, t_eid, edge_attrs, edge_stmt):
@@ -1318,7 +1352,7 @@ def resolve_set(cm: CompiledModel, spec: SetSpec) -> np.ndarray:
 def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: int = 1,
                   realization: int = 0, *, max_states: int | None = None,
                   max_transitions: int | None = None, allow_path: Iterable[str] = (),
-                  structure_cache: dict | None = None) -> CompiledModel:
+                  structure_cache: dict | None = None, undiluted: bool = False) -> CompiledModel:
     """Compile a checked model with parameter values and a seed.
 
     Parameters
@@ -1335,12 +1369,17 @@ def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: i
         Pass the same dict to several compiles (a parameter sweep): node families and
         realised edges are built once per structural parameter values, seed and
         realisation; only attributes and rates are evaluated again.
+    undiluted : bool
+        Keep every candidate edge and node that a ``with probability`` clause (or a
+        generated graph's bond / site probability) would thin out, and record the
+        probabilities in ``edge_prob`` / ``node_prob`` instead: the input of the
+        Newman-Ziff percolation engine, which does the thinning itself.
 
     Returns
     -------
     CompiledModel
     """
     values = resolve_params(model, params)
-    c = _Compiler(model, values, seed, realization, max_states, max_transitions, allow_path)
+    c = _Compiler(model, values, seed, realization, max_states, max_transitions, allow_path, undiluted)
     c.structure_cache = structure_cache
     return c.run()
