@@ -18,7 +18,8 @@ from scipy import stats
 
 import semdsl
 from semdsl.solvers import exact
-from semdsl.solvers.simulate import Simulation, _xoshiro_outputs, simulate
+from semdsl.solvers.simulate import (_ZFE, _ZKE, _ZWE, ZIG_R, Simulation, _exponential_draws, _xoshiro_outputs,
+                                     simulate)
 
 from conftest import ROOT, build
 
@@ -42,6 +43,25 @@ def test_xoshiro256starstar_reference_outputs():
     # Reference outputs of xoshiro256** (Blackman & Vigna's C code) from state {1, 2, 3, 4}.
     out = _xoshiro_outputs(np.array([1, 2, 3, 4], np.uint64), 4)
     assert list(out) == [11520, 0, 1509978240, 1215971899390074240]
+
+
+def test_ziggurat_exponential_is_exp1():
+    """The holding-time sampler against Exp(1): KS on 2e6 draws, chi-square on 2000
+    bins of [0, 10] with 1e7 draws, and the tail beyond the base layer's edge ZIG_R
+    (where a wrong tail would show): P(X > 8) = e^-8 to 5 binomial SE."""
+    st = np.random.SeedSequence(11).generate_state(4, np.uint64)
+    n = 10_000_000
+    x = _exponential_draws(st, n, _ZKE, _ZWE, _ZFE)
+    assert stats.kstest(x[:2_000_000], "expon").pvalue > 1e-4
+    edges = np.linspace(0, 10, 2001)
+    h, _ = np.histogram(x, edges)
+    e = n * (np.exp(-edges[:-1]) - np.exp(-edges[1:]))
+    chi2 = ((h - e) ** 2 / e).sum()
+    assert stats.chi2.sf(chi2, 1999) > 1e-4
+    for c in (ZIG_R, 8.0, 10.0):
+        pt = np.exp(-c)
+        assert abs((x > c).mean() - pt) <= 5 * np.sqrt(pt * (1 - pt) / n)
+    assert abs(x.mean() - 1) <= 5 / np.sqrt(n) and abs(x.var() - 1) <= 5 * np.sqrt(8 / n)
 
 
 def test_two_state_occupation_matches_closed_form():
