@@ -109,11 +109,49 @@ class Results:
         """A readable table per prediction."""
         out = [f"model {self.model} ({self.file})  seed {self.seed}  hash {self.model_hash}",
                "params: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in self.params.items())]
+        heads = self.headlines()
+        if heads:
+            out += ["", "headline numbers"] + [f"  {h}" for h in heads]
         for k, p in enumerate(self.predictions, 1):
             out.append("")
             out.append(f"[{k}] line {p.line}: {p.text}")
             out += _prediction_table(p)
         return "\n".join(out) + "\n"
+
+    def headlines(self) -> list[str]:
+        """The thresholds the run found, side by side: critical points from theory
+        (a percolation criterion crossed on the axis), from simulation (the
+        susceptibility peak of Newman-Ziff percolation at this size) and from
+        ``fit = threshold`` (``x_c`` and ``g`` of ``A (x - x_c)^(-g)``) -- one line each,
+        with the prediction's line number."""
+        lines = []
+        for p in self.predictions:
+            axis = p.axis["name"] if p.axis else None
+            for m in ("theory", "exact", "simulation"):
+                for obs, entry in p.methods.get(m, {}).items():
+                    law = entry.get("law") or {}
+                    th = law.get("threshold") if isinstance(law, dict) else None
+                    if isinstance(th, dict) and th.get("value") is not None:
+                        lines.append(f"{th['param']}_c = {_fmt(th['value'])}   [{m}] {obs}: "
+                                     f"{law.get('criterion', law.get('kind', ''))} (line {p.line})")
+                    pc = entry.get("pseudo_critical")
+                    if pc and axis and pc.get(axis) is not None:
+                        lines.append(f"{axis}_c = {_fmt(pc[axis])}   [{m}] {obs}: {pc['method']}, "
+                                     f"p = {_fmt(pc['p'])} (line {p.line})")
+                    sw = entry.get("switch")
+                    if sw and axis:
+                        lines.append(f"{axis}_c in ({_fmt(sw['between'][0])}, {_fmt(sw['between'][1])}]   "
+                                     f"[{m}] {obs}: jumps from {_fmt(sw['from'])} to {_fmt(sw['to'])} "
+                                     f"({100 * sw['fraction_of_change']:.0f}% of its change in one step; "
+                                     f"line {p.line})")
+                    fit = entry.get("fit")
+                    if fit and fit.get("kind") == "threshold" and fit.get("x_c") is not None:
+                        ci = fit.get("ci95") or {}
+                        xc, gg = ci.get("x_c", [None, None]), ci.get("g", [None, None])
+                        lines.append(f"{axis}_c = {_fmt(fit['x_c'])} (95% CI {_fmt(xc[0])}..{_fmt(xc[1])}), "
+                                     f"g = {_fmt(fit['g'])} (95% CI {_fmt(gg[0])}..{_fmt(gg[1])})   [{m}] {obs}: "
+                                     f"fit of A ({axis} - {axis}_c)^(-g) (line {p.line})")
+        return lines
 
     def write(self, directory: str | Path) -> list[Path]:
         """``results.json`` and one CSV per prediction in ``directory``."""
@@ -212,6 +250,33 @@ def _prediction_table(p: PredictionResult) -> list[str]:
     for note in p.notes:
         lines.append(f"  note: {note}")
     return lines
+
+
+#: observables whose sudden change along a parameter axis is reported (emergence)
+SWITCH_KINDS = ("min_reachable", "prob", "connected")
+
+
+def _switch(axis, values) -> dict | None:
+    """Where a curve over a parameter jumps: the step between two axis points that
+    carries at least half of the curve's whole change (a capability switching on, the
+    lowest reachable F dropping).  Returns the bracketing axis points and the values
+    on either side, or None for a gradual curve."""
+    if values is None:
+        return None
+    y = np.array([np.nan if v is None else v for v in values], float)
+    ok = np.isfinite(y)
+    if ok.sum() < 3:
+        return None
+    x, y = np.asarray(axis, float)[ok], y[ok]
+    span = float(y.max() - y.min())
+    if span <= 0:
+        return None
+    d = np.abs(np.diff(y))
+    k = int(np.argmax(d))
+    if d[k] < 0.5 * span:
+        return None
+    return {"between": [float(x[k]), float(x[k + 1])], "from": float(y[k]), "to": float(y[k + 1]),
+            "fraction_of_change": float(d[k] / span)}
 
 
 def _describe_fit(fit: dict) -> str:
@@ -351,6 +416,14 @@ class _Runner:
         if "simulation" in res.methods and len(res.methods) > 1:
             from .simrun import agreement
             res.agreement = agreement(res.methods)
+        if axis_vals is not None and len(axis_vals) > 2 and pred.axis is not None and not pred.axis.is_time:
+            kinds = {ob.name: ob.kind for ob in pred.observables}
+            for per_obs in res.methods.values():
+                for name, entry in per_obs.items():
+                    if kinds.get(name) in SWITCH_KINDS:
+                        sw = _switch(axis_vals, entry.get("value"))
+                        if sw:
+                            entry["switch"] = sw
         fit = pred.options.get("fit")
         if fit and axis_vals is not None:
             from .solvers.fit import fit_powerlaw, fit_threshold
