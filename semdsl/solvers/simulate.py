@@ -205,6 +205,37 @@ def _search(cum, lo, hi, r):
     return lo
 
 
+#: walkers advanced in turn by one thread: their hops' memory and arithmetic latencies
+#: overlap (a hop depends on the previous one, so a single walker leaves the core idle)
+LANES = 4
+
+
+@njit(inline="always", cache=True)
+def _start_walker(s, w, g, init_cdf, n, tmask, fpt, lane_node, lane_node0, lane_t, lane_k,
+                  lane_unhit, lane_w, track_visited, seen, seen_list, lane_nseen):
+    r = _uniform(s) * init_cdf[n - 1]
+    node = _search(init_cdf, 0, n, r)
+    if node >= n:
+        node = n - 1
+    lane_w[g] = w
+    lane_node[g] = node
+    lane_node0[g] = node
+    lane_t[g] = 0.0
+    lane_k[g] = 0
+    if track_visited:
+        seen[node] = True
+        seen_list[0] = node
+        lane_nseen[g] = 1
+    unhit = 0
+    for j in range(tmask.shape[0]):
+        if tmask[j, node]:
+            fpt[j, w] = 0.0
+        else:
+            fpt[j, w] = np.inf
+            unhit += 1
+    lane_unhit[g] = unhit
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, w0, walkers,
                obs, coords, tmask, track_visited, store_nodes, node_out, node_row0, fpt,
@@ -212,7 +243,11 @@ def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, 
     """Advance the chunks ``c0 .. c0 + states.shape[0] - 1`` (walkers from ``w0``).
 
     Each chunk writes only its own rows of the accumulators (``obs_mean[b]``, ...),
-    of ``node_out`` and of ``fpt``, so the result does not depend on threads.
+    of ``node_out`` and of ``fpt``, so the result does not depend on threads.  Inside a
+    chunk ``LANES`` walkers take turns, one hop each (one lane with ``track_visited``:
+    its scratch array is per walker); a lane whose walker is done starts the chunk's
+    next walker.  The chunk's stream is drawn in that fixed order, and the Welford
+    updates of each sample time count their own walkers.
     """
     nb = states.shape[0]
     K = times.shape[0]
@@ -220,7 +255,7 @@ def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, 
     n_obs = obs.shape[0]
     n_coord = coords.shape[0]
     n_targ = tmask.shape[0]
-    total = init_cdf[n - 1]
+    G = 1 if track_visited else LANES
     for b in prange(nb):
         s = states[b].copy()
         first = w0 + b * chunk
@@ -231,30 +266,31 @@ def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, 
         else:
             seen = np.zeros(0, np.bool_)
             seen_list = np.empty(0, np.int64)
+        cnt = np.zeros(K)
+        lane_w = np.full(G, -1, np.int64)
+        lane_node = np.zeros(G, np.int64)
+        lane_node0 = np.zeros(G, np.int64)
+        lane_t = np.zeros(G)
+        lane_k = np.zeros(G, np.int64)
+        lane_unhit = np.zeros(G, np.int64)
+        lane_nseen = np.zeros(G, np.int64)
+        nxt = first
+        active = 0
+        for g in range(G):
+            if nxt < last:
+                _start_walker(s, nxt, g, init_cdf, n, tmask, fpt, lane_node, lane_node0, lane_t, lane_k,
+                              lane_unhit, lane_w, track_visited, seen, seen_list, lane_nseen)
+                nxt += 1
+                active += 1
         n_ev = 0
-        for w in range(first, last):
-            nl = np.float64(w - first + 1)
-            # initial node by inverse CDF
-            r = _uniform(s) * total
-            node = _search(init_cdf, 0, n, r)
-            if node >= n:
-                node = n - 1
-            node0 = node
-            n_seen = 0
-            if track_visited:
-                seen[node] = True
-                seen_list[0] = node
-                n_seen = 1
-            unhit = 0
-            for j in range(n_targ):
-                if tmask[j, node]:
-                    fpt[j, w] = 0.0
-                else:
-                    fpt[j, w] = np.inf
-                    unhit += 1
-            t = 0.0
-            k = 0
-            while True:
+        while active > 0:
+            for g in range(G):
+                w = lane_w[g]
+                if w < 0:
+                    continue
+                node = lane_node[g]
+                t = lane_t[g]
+                k = lane_k[g]
                 lo = indptr[node]
                 hi = indptr[node + 1]
                 q = cum[hi - 1] if hi > lo else 0.0
@@ -264,12 +300,15 @@ def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, 
                     tn = np.inf
                 # record every sample time in [t, tn)
                 while k < K and times[k] < tn:
+                    cnt[k] += 1.0
+                    nl = cnt[k]
                     for o in range(n_obs):
                         x = obs[o, node]
                         d = x - obs_mean[b, k, o]
                         obs_mean[b, k, o] += d / nl
                         obs_m2[b, k, o] += d * (x - obs_mean[b, k, o])
                     if n_coord > 0:
+                        node0 = lane_node0[g]
                         x = 0.0
                         for c in range(n_coord):
                             dx = coords[c, node] - coords[c, node0]
@@ -278,36 +317,45 @@ def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, 
                         msd_mean[b, k] += d / nl
                         msd_m2[b, k] += d * (x - msd_mean[b, k])
                     if track_visited:
-                        x = np.float64(n_seen)
+                        x = np.float64(lane_nseen[g])
                         d = x - vis_mean[b, k]
                         vis_mean[b, k] += d / nl
                         vis_m2[b, k] += d * (x - vis_mean[b, k])
                     if store_nodes:
                         node_out[w - node_row0, k] = node
                     k += 1
-                if tn == np.inf:
-                    break
-                if k >= K and not (unhit > 0 and tn <= t_max):
-                    break
-                # hop
-                jj = _pick(cum, lo, hi, _uniform(s) * q)
-                if jj >= hi:
-                    jj = hi - 1
-                node = np.int64(indices[jj])
-                t = tn
-                n_ev += 1
-                if track_visited and not seen[node]:
-                    seen[node] = True
-                    seen_list[n_seen] = node
-                    n_seen += 1
-                if unhit > 0 and t <= t_max:
-                    for j in range(n_targ):
-                        if tmask[j, node] and fpt[j, w] == np.inf:
-                            fpt[j, w] = t
-                            unhit -= 1
-            if track_visited:
-                for i in range(n_seen):
-                    seen[seen_list[i]] = False
+                unhit = lane_unhit[g]
+                done = tn == np.inf or (k >= K and not (unhit > 0 and tn <= t_max))
+                if not done:
+                    # hop
+                    jj = _pick(cum, lo, hi, _uniform(s) * q)
+                    node = np.int64(indices[jj])
+                    n_ev += 1
+                    if track_visited and not seen[node]:
+                        seen[node] = True
+                        seen_list[lane_nseen[g]] = node
+                        lane_nseen[g] += 1
+                    if unhit > 0 and tn <= t_max:
+                        for j in range(n_targ):
+                            if tmask[j, node] and fpt[j, w] == np.inf:
+                                fpt[j, w] = tn
+                                unhit -= 1
+                    lane_node[g] = node
+                    lane_t[g] = tn
+                    lane_k[g] = k
+                    lane_unhit[g] = unhit
+                    continue
+                # walker w is done: free its scratch, start the next one in this lane
+                if track_visited:
+                    for i in range(lane_nseen[g]):
+                        seen[seen_list[i]] = False
+                if nxt < last:
+                    _start_walker(s, nxt, g, init_cdf, n, tmask, fpt, lane_node, lane_node0, lane_t,
+                                  lane_k, lane_unhit, lane_w, track_visited, seen, seen_list, lane_nseen)
+                    nxt += 1
+                else:
+                    lane_w[g] = -1
+                    active -= 1
         events[b] = n_ev
 
 
