@@ -239,7 +239,7 @@ def _start_walker(s, w, g, init_cdf, n, tmask, fpt, lane_node, lane_node0, lane_
 @njit(parallel=True, nogil=True, cache=True)
 def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, w0, walkers,
                obs, coords, tmask, track_visited, store_nodes, node_out, node_row0, fpt,
-               obs_mean, obs_m2, msd_mean, msd_m2, vis_mean, vis_m2, events, zke, zwe, zfe):
+               obs_mean, obs_m2, msd_mean, msd_m2, vis_mean, vis_m2, events, zke, zwe, zfe, inv_q):
     """Advance the chunks ``c0 .. c0 + states.shape[0] - 1`` (walkers from ``w0``).
 
     Each chunk writes only its own rows of the accumulators (``obs_mean[b]``, ...),
@@ -295,7 +295,7 @@ def _run_batch(indptr, indices, cum, init_cdf, times, t_max, states, c0, chunk, 
                 hi = indptr[node + 1]
                 q = cum[hi - 1] if hi > lo else 0.0
                 if q > 0.0:
-                    tn = t + _exponential(s, zke, zwe, zfe) / q
+                    tn = t + _exponential(s, zke, zwe, zfe) * inv_q[node]
                 else:
                     tn = np.inf
                 # record every sample time in [t, tn)
@@ -587,6 +587,11 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
     np.cumsum(np.bincount(rows[off], minlength=n), out=indptr[1:])
     # per-row cumulative sums: the last entry of a row is its exit rate
     cum = _row_cumsum(indptr, rates)
+    exit_q = np.zeros(n)
+    has = indptr[1:] > indptr[:-1]
+    exit_q[has] = cum[indptr[1:][has] - 1]
+    with np.errstate(divide="ignore"):
+        inv_q = np.where(exit_q > 0, 1.0 / exit_q, 0.0)   # a multiply per hop, not a divide
     init_cdf = np.cumsum(p0)
 
     # ---- streams and batches
@@ -629,7 +634,7 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
             node_out, row0 = np.empty((0, 0), np.int32), 0
         _run_batch(indptr, indices, cum, init_cdf, times, t_max, states[c0:c0 + nb], c0, chunk, w0, walkers,
                    oarr, carr, tmask, bool(track_visited), store_nodes, node_out, row0, fpt,
-                   om, o2, mm, m2, vm, v2, ev, _ZKE, _ZWE, _ZFE)
+                   om, o2, mm, m2, vm, v2, ev, _ZKE, _ZWE, _ZFE, inv_q)
         total_events += int(ev.sum())
         if want_hist and not quantiles:
             _histogram(node_out, counts)
