@@ -632,9 +632,13 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
             node_out, row0 = np.empty((w1 - w0, K), np.int32), w0
         else:
             node_out, row0 = np.empty((0, 0), np.int32), 0
-        _run_batch(indptr, indices, cum, init_cdf, times, t_max, states[c0:c0 + nb], c0, chunk, w0, walkers,
-                   oarr, carr, tmask, bool(track_visited), store_nodes, node_out, row0, fpt,
-                   om, o2, mm, m2, vm, v2, ev, _ZKE, _ZWE, _ZFE, inv_q)
+        old_chunksize = numba.set_parallel_chunksize(1)   # chunks to threads one at a time:
+        try:                                              # walkers differ in cost (traps)
+            _run_batch(indptr, indices, cum, init_cdf, times, t_max, states[c0:c0 + nb], c0, chunk, w0, walkers,
+                       oarr, carr, tmask, bool(track_visited), store_nodes, node_out, row0, fpt,
+                       om, o2, mm, m2, vm, v2, ev, _ZKE, _ZWE, _ZFE, inv_q)
+        finally:
+            numba.set_parallel_chunksize(old_chunksize)
         total_events += int(ev.sum())
         if want_hist and not quantiles:
             _histogram(node_out, counts)
