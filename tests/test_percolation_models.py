@@ -203,3 +203,31 @@ def test_censored_mean_recovers_an_exponential_tail():
     t[t > 2.0] = np.inf
     m, s, why = censored_mean(t, 2.0)
     assert m is None and "still changing" in why
+
+
+TREE = """
+model tr "bond percolation of a ternary tree"
+param p = 0.5 in 0..1
+graph g = tree(3, 5) with probability p
+rate uniform(1)
+init uniform
+observable link = connected(g[1], g[300])
+observable big = largest_cluster()
+predict link, big over p in 0.35..0.95 points 7 using theory, simulation with realizations = 2000
+"""
+
+
+def test_tree_theory_is_exact_and_matches_newman_ziff():
+    """One path between two nodes of a tree: P(connected) = p^d exactly (node 300 is at
+    depth 5 below the root g[1]); the Bethe-lattice threshold 1/(z - 1) = 1/3."""
+    res = semdsl.run(semdsl.loads(TREE))
+    p = np.array(res[0].axis["values"])
+    th = res[0].methods["theory"]["link"]
+    assert th["law"]["distance"] == 5
+    np.testing.assert_allclose(th["value"], p ** 5, rtol=1e-12)
+    assert th["law"]["p_c"] == pytest.approx(1 / 3, rel=1e-12)   # the axis starts above it
+    sim = res[0].methods["simulation"]["link"]
+    z = (np.array(sim["value"]) - p ** 5) / np.array(sim["stderr"])
+    assert np.all(np.abs(z) < 5)
+    assert res[0].methods["theory"]["big"]["value"] is None or all(
+        v is None for v in res[0].methods["theory"]["big"]["value"])

@@ -1074,6 +1074,8 @@ def _percolation(model, cm, ob, axis_name, axis) -> TheoryResult:
         f = graphs[0]
         if f.generator in ("erdos_renyi", "random_regular"):
             return _perc_random_generator(model, cm, ob, axis_name, axis, f)
+        if f.generator == "tree":
+            return _perc_tree(model, cm, ob, axis_name, axis, f)
         ndim = len(f.gen_dims) if f.generator == "lattice" else 2
         if (f.generator, ndim) in LATTICE_THRESHOLDS:
             return _perc_lattice(model, cm, ob, axis_name, axis, f, ndim)
@@ -1083,6 +1085,62 @@ def _percolation(model, cm, ob, axis_name, axis) -> TheoryResult:
         return _perc_declared(model, cm, ob, axis_name, axis)
     raise NotApplicable("the landscape is neither one random graph or lattice generator nor "
                         "a set of declared nodes and edges")
+
+
+def _perc_tree(model, cm, ob, axis_name, axis, f) -> TheoryResult:
+    """Percolation of a ``tree(b, h)``: exact where a tree allows it.
+
+    On a tree two nodes are joined by one path, so with bond probability ``p`` and
+    site probability ``q`` two single nodes at distance ``d`` are connected with
+    probability exactly ``p^d q^(d+1)`` (every edge and every node of the path kept).
+    The infinite tree -- the Bethe lattice of coordination ``z = b + 1`` -- percolates
+    above ``p_c = 1/(z - 1) = 1/b`` (bond or site); a finite tree has no giant
+    cluster, so ``largest_cluster`` has only the threshold.
+    """
+    from scipy.sparse import csgraph, coo_matrix
+    from ..generators import tree as tree_graph
+    gargs = dict(f.gen_args)
+    plist = _axis_params(model, cm, axis_name, axis)
+    b = int(round(_eval(model, plist[0], gargs["branching"], "branching")))
+    h = int(round(_eval(model, plist[0], gargs["depth"], "depth")))
+
+    def occ(params):
+        pb = _eval(model, params, f.prob, "the bond probability") if f.prob is not None else 1.0
+        q = _eval(model, params, f.site_prob, "the site probability") if f.site_prob is not None else 1.0
+        return pb, q
+    occs = np.array([occ(p) for p in plist])
+    law: dict[str, Any] = {"kind": "percolation", "criterion": f"Bethe lattice z = {b + 1}: p_c = 1/(z - 1)",
+                           "p_c": 1.0 / b if b > 1 else 1.0, "threshold": None}
+    note = (f"tree({b}, {h}): one path between any two nodes; the infinite tree (Bethe lattice, "
+            f"z = {b + 1}) percolates above p_c = 1/{b}")
+    x = occs[:, 0] * occs[:, 1]
+    if axis_name is not None and axis.size > 1 and b > 1:
+        def refine(v):
+            pb, q = occ(_params_at(model, cm, axis_name, v))
+            return pb * q - 1.0 / b
+        roots = _find_crossings(axis, x - 1.0 / b, refine)
+        if roots:
+            law["threshold"] = {"param": axis_name, "value": roots[0]}
+            note += f"; the occupation crosses it at {axis_name} = {_g(roots[0])}"
+    if ob.kind == "largest_cluster":
+        return TheoryResult([None] * len(plist), note + "; a finite tree has no giant cluster: no value", law)
+    sets = [_set_ids(cm, sp_) for sp_ in ob.sets]
+    if any(len(ids) != 1 for ids in sets):
+        return TheoryResult([None] * len(plist), note + "; connected(A, B) is exact for single nodes only", law)
+    # the tree's own numbering (breadth first) is the family's: distance in the full tree
+    g = tree_graph(b, h)
+    fam = cm.nodes.family_table(f.name)
+    ends = []
+    for ids in sets:
+        i = int(ids[0])
+        ends.append(int(cm.nodes.index[i, 0]) - 1 if fam.start <= i < fam.stop else -1)
+    if min(ends) < 0:
+        raise NotApplicable("connected(A, B) names nodes outside the tree")
+    A = coo_matrix((np.ones(g.src.size), (g.src, g.dst)), shape=(g.n, g.n))
+    d = int(csgraph.shortest_path(A, directed=False, unweighted=True, indices=ends[0])[ends[1]])
+    vals = [float(pb ** d * q ** (d + 1)) for pb, q in occs]
+    law["distance"] = d
+    return TheoryResult(vals, note + f"; connected(A, B) = p^d q^(d+1) with d = {d}, exact", law)
 
 
 def _axis_params(model, cm, axis_name, axis) -> list[dict[str, float]]:
