@@ -140,7 +140,9 @@ class Results:
                                      f"p = {_fmt(pc['p'])} (line {p.line})")
                     sw = entry.get("switch")
                     if sw and axis:
-                        lines.append(f"{axis}_c in ({_fmt(sw['between'][0])}, {_fmt(sw['between'][1])}]   "
+                        br = sw.get("refined") or sw["between"]
+                        how = "bisection" if sw.get("refined") else "axis points"
+                        lines.append(f"{axis}_c in ({_fmt(br[0])}, {_fmt(br[1])}] ({how})   "
                                      f"[{m}] {obs}: jumps from {_fmt(sw['from'])} to {_fmt(sw['to'])} "
                                      f"({100 * sw['fraction_of_change']:.0f}% of its change in one step; "
                                      f"line {p.line})")
@@ -418,11 +420,13 @@ class _Runner:
             res.agreement = agreement(res.methods)
         if axis_vals is not None and len(axis_vals) > 2 and pred.axis is not None and not pred.axis.is_time:
             kinds = {ob.name: ob.kind for ob in pred.observables}
-            for per_obs in res.methods.values():
+            for method, per_obs in res.methods.items():
                 for name, entry in per_obs.items():
                     if kinds.get(name) in SWITCH_KINDS:
                         sw = _switch(axis_vals, entry.get("value"))
                         if sw:
+                            if method == "exact":
+                                self.refine_switch(pred, name, sw, R, seed)
                             entry["switch"] = sw
         fit = pred.options.get("fit")
         if fit and axis_vals is not None:
@@ -440,6 +444,29 @@ class _Runner:
             for entry in per_obs.values():
                 entry.pop("_samples", None)
         return res
+
+    def refine_switch(self, pred: Prediction, name: str, sw: dict, R: int, seed: int, steps: int = 14) -> None:
+        """Narrow a jump's bracket by bisection with the exact method (same realisations):
+        a point belongs to the side whose value it is closer to.  Geometric midpoints on a
+        log axis; stops at a relative width of 1e-3."""
+        lo, hi = sw["between"]
+        a, b = sw["from"], sw["to"]
+        log = bool(pred.axis.log) and lo > 0
+        for _ in range(steps):
+            if hi - lo <= 1e-3 * max(abs(hi), abs(lo)):
+                break
+            mid = math.sqrt(lo * hi) if log else 0.5 * (lo + hi)
+            try:
+                v = self.exact(pred, np.array([mid]), R, seed)[name]["value"][0]
+            except SemdslError:
+                return
+            if v is None:
+                return
+            if abs(v - b) < abs(v - a):
+                hi = mid
+            else:
+                lo = mid
+        sw["refined"] = [float(lo), float(hi)]
 
     # ---- exact
     def exact(self, pred: Prediction, axis_vals, R: int, seed: int) -> dict[str, dict]:

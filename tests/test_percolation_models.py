@@ -182,7 +182,7 @@ def test_emergence_headline_brackets_n_c():
     assert len(brackets) == 2
     for l in brackets:
         lo, hi = (float(x) for x in l.split("(")[1].split("]")[0].split(","))
-        assert lo < 512000 <= hi
+        assert lo < 512000 <= hi and hi / lo < 1.002 and "(bisection)" in l   # refined from (501187, 630957]
 
 
 def test_censored_mean_recovers_an_exponential_tail():
