@@ -467,6 +467,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="walkers start from the model's init (site[L/2, L/2], the default) or uniformly")
     ap.add_argument("--_jit-child", action="store_true", dest="jit_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    try:
+        import deeptime  # noqa: F401
+    except ImportError:
+        print("bench/simulate.py compares with deeptime, which is not installed: pip install '.[bench]'",
+              file=sys.stderr)
+        return 2
     if args.jit_child:
         jit_child()
         return 0
