@@ -59,6 +59,8 @@ import time
 from typing import Callable
 
 import numpy as np
+import _common
+from _common import n_transitions
 import scipy
 import scipy.sparse as sps
 
@@ -75,14 +77,7 @@ NX_COMPARE_L = 200
 
 
 def sem_text(L: int) -> str:
-    c = L // 2
-    return (f"graph site = lattice({L}, {L}) {{ F ~ normal(0, 1) }}\n"
-            f"rate arrhenius({R0:g}, {BETA:g})\n"
-            f"init site[{c}, {c}]\n")
-
-
-def n_transitions(L: int) -> int:
-    return 4 * L * (L - 1)
+    return _common.sem_text(L, R0, BETA)
 
 
 # ----------------------------------------------------------------------- semdsl

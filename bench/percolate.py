@@ -56,14 +56,12 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
+import _common
 import scipy
 import scipy.sparse as sps
 from scipy.sparse.csgraph import connected_components
@@ -132,16 +130,7 @@ def jit_child() -> None:
 
 
 def run_jit_child() -> dict:
-    d = tempfile.mkdtemp(prefix="semdsl-perc-bench-numba-")
-    try:
-        env = dict(os.environ, NUMBA_CACHE_DIR=d)
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--_jit-child"],
-                             capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            raise RuntimeError(f"JIT child failed:\n{out.stderr}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    return _common.run_jit_child(__file__, "semdsl-perc-bench-numba-")
 
 
 # ----------------------------------------------------------------------- helpers

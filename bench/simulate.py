@@ -91,14 +91,13 @@ import math
 import os
 import platform
 import random
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
+import _common
+from _common import n_transitions
 import scipy
 import scipy.sparse as sps
 
@@ -128,14 +127,7 @@ WARMUP_L = 10
 
 
 def sem_text(L: int) -> str:
-    c = L // 2
-    return (f"graph site = lattice({L}, {L}) {{ F ~ normal(0, 1) }}\n"
-            f"rate arrhenius({R0:g}, {BETA:g})\n"
-            f"init site[{c}, {c}]\n")
-
-
-def n_transitions(L: int) -> int:
-    return 4 * L * (L - 1)
+    return _common.sem_text(L, R0, BETA)
 
 
 def build(L: int):
@@ -427,16 +419,7 @@ def jit_child() -> None:
 
 
 def run_jit_child() -> dict:
-    d = tempfile.mkdtemp(prefix="semdsl-sim-bench-numba-")
-    try:
-        env = dict(os.environ, NUMBA_CACHE_DIR=d)
-        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--_jit-child"],
-                             capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            raise RuntimeError(f"JIT child failed:\n{out.stderr}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    return _common.run_jit_child(__file__, "semdsl-sim-bench-numba-")
 
 
 def numba_cache_present() -> bool:

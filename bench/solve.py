@@ -74,6 +74,7 @@ import time
 T_START = time.perf_counter()   # (a child's clock: when it started, roughly)
 
 import numpy as np  # noqa: E402
+from _common import n_transitions  # noqa: E402
 import scipy  # noqa: E402
 
 SEED = 1
@@ -100,8 +101,6 @@ def sem_text(L: int) -> str:
             f"observable hit = first_passage(g[{L}, {L}])\n")
 
 
-def n_transitions(L: int) -> int:
-    return 4 * L * (L - 1)
 
 
 def maxrss_bytes() -> int:

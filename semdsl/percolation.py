@@ -255,7 +255,7 @@ def run_percolation(model: Model, pl: Plan, params: Mapping[str, float], observa
     for r, reps in batches:
         cm, mask = undiluted_graph(model, pl, params, seed, r, limits)
         n = cm.n
-        pairs, names = [], []
+        pairs = []
         for ob in observables:
             if ob.kind == "connected":
                 pairs.append((resolve_set(cm, ob.sets[0]), resolve_set(cm, ob.sets[1])))

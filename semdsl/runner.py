@@ -47,9 +47,8 @@ from . import __version__
 from . import syntax as S
 from .compiler import (CompiledModel, _Compiler, assemble_generator, attribute_values,
                        compile_model, resolve_params, resolve_set)
-from .errors import CompileError, Diagnostic, NumericalError, SemdslError
-from .expr import numeric, params_used, to_sympy, Scope, walk
-from .format import format_expr
+from .errors import SemdslError
+from .expr import numeric, params_used, to_sympy, Scope
 from .model import Model, Observable, Prediction
 
 DEFAULT_POINTS = 50

@@ -32,7 +32,7 @@ from .compiler import attribute_values, resolve_set
 from .expr import Scope, numeric, to_sympy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Observable, Prediction
+    from .model import Prediction
 
 DEFAULT_WALKERS = 2000
 DEFAULT_T_MAX = 1e6

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 from numba import njit, prange
 
 from .exact import as_generator
