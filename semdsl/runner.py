@@ -126,6 +126,7 @@ class Results:
         lines = []
         for p in self.predictions:
             axis = p.axis["name"] if p.axis else None
+            lines += [f"{x} (line {p.line})" for x in _law_statements(p)]
             for m in ("theory", "exact", "simulation"):
                 for obs, entry in p.methods.get(m, {}).items():
                     law = entry.get("law") or {}
@@ -253,6 +254,66 @@ def _prediction_table(p: PredictionResult) -> list[str]:
     return lines
 
 
+def _theory_over_windows(res: "PredictionResult", axis_vals) -> None:
+    """Beside every exact / simulated power-law fit, theory's exponent over the same
+    window (``fit["theory_exponent"]``) and whether the fit's interval contains it --
+    the comparison a scaling claim is about, like with like."""
+    from .solvers.fit import fit_powerlaw
+    theory = res.methods.get("theory", {})
+    for method in ("exact", "simulation"):
+        for name, entry in res.methods.get(method, {}).items():
+            fit, th = entry.get("fit"), theory.get(name)
+            if not fit or fit.get("kind") != "powerlaw" or fit.get("exponent") is None or not th:
+                continue
+            tv = th.get("value")
+            if tv is None or all(v is None for v in tv):
+                continue
+            y = np.array([np.nan if v is None else v for v in tv], float)
+            tf = fit_powerlaw(axis_vals, y, x_range=fit["range"], deterministic=True)
+            if tf.get("exponent") is None:
+                continue
+            fit["theory_exponent"] = float(tf["exponent"])
+            lo, hi = fit.get("ci95") or [None, None]
+            if lo is not None and hi is not None:
+                fit["contains_theory"] = bool(lo <= tf["exponent"] <= hi)
+
+
+def _law_statements(p: "PredictionResult") -> list[str]:
+    """Which quantity follows the paper's scaling law ``F ~ t^-mu``: for each observable
+    with a trap-model theory, the law theory gives it (a pure power for the typical
+    walker, a log-corrected one for the ensemble mean), the measured exponent with its
+    interval, and theory's exponent over the same window -- so the output says plainly
+    when the claim holds for one quantity and not the other."""
+    out = []
+    for name, th in p.methods.get("theory", {}).items():
+        law = th.get("law") or {}
+        if not isinstance(law, dict) or law.get("mu") is None or law.get("quantity") not in ("mean", "median") \
+                or not (law.get("exponent") or 0) < 0:     # F's decay, not the level reached
+            continue
+        mu = float(law["mu"])
+        a = -float(law["exponent"])
+        pure = law["quantity"] == "median"
+        who = "typical walker (median)" if pure else "ensemble mean"
+        cross = f" (mu = {_fmt(mu)} > 1: finite mean waiting time, exponent 1)" if mu > 1 else ""
+        head = (f"{name}, the {who}: theory F ~ t^-{_fmt(a)}{cross}"
+                + (" -- the paper's law" if pure or mu > 1 else
+                   " (mu ln t + C) -- NOT the paper's pure power law (log correction)"))
+        for method in ("simulation", "exact"):
+            fit = p.methods.get(method, {}).get(name, {}).get("fit")
+            if not fit or fit.get("exponent") is None or not fit.get("ci95") or fit["ci95"][0] is None:
+                continue
+            lo, hi = fit["ci95"]
+            te = fit.get("theory_exponent")
+            head += (f"; {method} exponent {_fmt(fit['exponent'])} ({_fmt(lo)}..{_fmt(hi)}) over "
+                     f"{_fmt(fit['range'][0])}..{_fmt(fit['range'][1])}")
+            if te is not None:
+                head += (f", theory there {_fmt(te)}: "
+                         + ("agree" if fit.get("contains_theory") else "the interval misses it"))
+            break
+        out.append(head)
+    return out
+
+
 #: observables whose sudden change along a parameter axis is reported (emergence)
 SWITCH_KINDS = ("min_reachable", "prob", "connected")
 
@@ -285,9 +346,13 @@ def _describe_fit(fit: dict) -> str:
         if fit.get("exponent") is None:
             return f"power law: {fit.get('warning')}"
         ci = fit.get("ci95") or [None, None]
-        s = f"power law exponent {_fmt(fit['exponent'])} (95% CI {_fmt(ci[0])}..{_fmt(ci[1])})"
+        label = "local slopes" if str(fit.get("method", "")).startswith("local-slope") else "95% CI"
+        s = f"power law exponent {_fmt(fit['exponent'])} ({label} {_fmt(ci[0])}..{_fmt(ci[1])})"
         if fit.get("range"):
             s += f" over {_fmt(fit['range'][0])}..{_fmt(fit['range'][1])}"
+        if fit.get("theory_exponent") is not None:
+            s += (f"; theory over this window {_fmt(fit['theory_exponent'])}"
+                  + (" (inside)" if fit.get("contains_theory") else " (outside)"))
     else:
         if fit.get("x_c") is None:
             return f"threshold: {fit.get('warning')}"
@@ -437,11 +502,20 @@ class _Runner:
                         continue
                     y = np.array([np.nan if v is None else v for v in vals], dtype=float)
                     samples = entry.pop("_samples", None)
-                    f = fit_powerlaw if fit == "powerlaw" else fit_threshold
-                    entry["fit"] = _clean(f(axis_vals, y, samples=samples))
+                    replicates = entry.pop("_replicates", None)
+                    if fit == "powerlaw":
+                        # exact on one realisation and theory are noiseless curves
+                        det = samples is None and replicates is None and method in ("exact", "theory")
+                        entry["fit"] = _clean(fit_powerlaw(axis_vals, y, samples=samples, replicates=replicates,
+                                                           deterministic=det))
+                    else:
+                        entry["fit"] = _clean(fit_threshold(axis_vals, y, samples=samples))
+        if fit == "powerlaw" and axis_vals is not None:
+            _theory_over_windows(res, axis_vals)
         for per_obs in res.methods.values():
             for entry in per_obs.values():
                 entry.pop("_samples", None)
+                entry.pop("_replicates", None)
         return res
 
     def refine_switch(self, pred: Prediction, name: str, sw: dict, R: int, seed: int, steps: int = 14) -> None:

@@ -63,6 +63,10 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
     notes: dict[str, str] = {}
     samples: dict[str, list] = {}
     censored = {ob.name: np.zeros(K, dtype=bool) for ob in obs}
+    # a power-law fit of one realisation's curve needs the walkers' error of the exponent:
+    # bootstrap replicates over walker chunks (several realisations: over realisations)
+    B = BOOT_REPLICATES if (pred.options.get("fit") == "powerlaw" and on_time and R == 1) else 0
+    reps: dict[str, np.ndarray] = {}
     n_tail = {ob.name: 0 for ob in obs}
     points = axis_vals if over_param else [None]
     for r in range(R):
@@ -106,7 +110,7 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                                seed=int(sub_seed.generate_state(1, np.uint64)[0]),
                                targets=targets or None, coords=coords, track_visited=need_visited,
                                observables=values or None, quantiles=quant or None, t_max=t_max,
-                               histogram=False)
+                               histogram=False, replicates=B)
             vi = 0
             for ob in obs:
                 name = ob.name
@@ -116,6 +120,8 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                     vi += 1
                     if ob.kind in ("mean", "prob"):
                         m, s = sim.obs_mean[idx], sim.obs_stderr[idx]
+                        if B and "obs" in sim.replicates:
+                            reps[name] = sim.replicates["obs"][:, idx, :]
                         vals_ = values[idx]
                         # W walkers resolve a mean only to (range)/W: a zero sample spread
                         # (no walker there yet) is not a zero error
@@ -123,6 +129,8 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                     else:
                         qi = [j for j, (o, _) in enumerate(quant) if o == idx][0]
                         m = sim.quantiles[qi]
+                        if B and "quantiles" in sim.replicates:
+                            reps[name] = sim.replicates["quantiles"][:, qi, :]
                         # distribution-free (order-statistic) error; an observable with few
                         # values resolves a quantile only to its gaps, as a mean to range / W
                         s = np.maximum(sim.quantile_stderr[qi], _atom_gap(values[idx], m))
@@ -131,8 +139,12 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                         notes[name] = f"simulated value at t = {t_max:g} (t_max), as an estimate of the stationary value"
                 elif ob.kind == "msd":
                     _put(est[name], se[name], r, col, sim.msd_mean, sim.msd_stderr, on_time, over_param)
+                    if B and "msd" in sim.replicates:
+                        reps[name] = sim.replicates["msd"]
                 elif ob.kind == "visited":
                     _put(est[name], se[name], r, col, sim.visited_mean, sim.visited_stderr, on_time, over_param)
+                    if B and "visited" in sim.replicates:
+                        reps[name] = sim.replicates["visited"]
                 elif ob.kind == "first_passage" and name not in targets:
                     notes[name] = "the target cannot be reached from init in some realisations (null there)"
                 elif ob.kind == "first_passage":
@@ -199,6 +211,8 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
             entry["note"] = notes[name]
         if name in samples:
             entry["_fpt"] = np.concatenate(samples[name])
+        if name in reps:
+            entry["_replicates"] = reps[name]
         if ob.kind == "prob" or (ob.kind == "first_passage" and on_time):
             # a fraction of walkers: compared with exact by a binomial test (see agreement)
             entry["_binomial"] = W * R
@@ -280,6 +294,8 @@ def censored_mean(fpt: np.ndarray, t_max: float, min_late: int = 20, seed: int =
 
 
 EVENT_BUDGET = 2e8
+#: bootstrap replicates over walker chunks behind a simulated power-law fit's interval
+BOOT_REPLICATES = 400
 
 
 def _horizon(cm, W: int, obs, calls: int = 1) -> float:

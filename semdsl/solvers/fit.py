@@ -235,7 +235,8 @@ def _read_inputs(x, y, yerr, samples):
 
 
 def fit_powerlaw(x, y, *, yerr=None, samples=None, x_range=None, rng=None,
-                 slope_tol: float = DEFAULT_SLOPE_TOL, n_boot: int = DEFAULT_BOOTSTRAP) -> dict:
+                 slope_tol: float = DEFAULT_SLOPE_TOL, n_boot: int = DEFAULT_BOOTSTRAP,
+                 replicates=None, deterministic: bool = False) -> dict:
     r"""Fit ``y = A x^a`` on log-log axes, with a 95% interval for ``a``.
 
     Parameters
@@ -263,6 +264,17 @@ def fit_powerlaw(x, y, *, yerr=None, samples=None, x_range=None, rng=None,
         Drift of the local slope tolerated inside an automatic range (default 0.1).
     n_boot : int
         Bootstrap resamples.
+    replicates : array_like (B, len(x)), optional
+        Bootstrap replicates of the whole curve made by its producer (e.g. resampled
+        walkers of one simulation); the interval is the 2.5..97.5 percentile range of
+        the exponents fitted to them over the chosen range.  Used when ``samples`` is
+        not given.
+    deterministic : bool
+        The curve has no sampling noise (exact linear algebra on one realisation, a
+        theory): the interval is then the range of the local log-slope over the
+        fitted window (lines through sliding quarters of it) -- how far the curve is
+        from one power law there -- rather than a regression interval that would treat
+        the curvature as noise.
 
     Returns
     -------
@@ -276,7 +288,9 @@ def fit_powerlaw(x, y, *, yerr=None, samples=None, x_range=None, rng=None,
     Notes
     -----
     The interval, by method: bootstrap -- refit ``mean of resampled rows`` over the
-    chosen range, 2.5 and 97.5 percentiles; ``wls`` -- ``a +- t_{0.975, k-2} * se``
+    chosen range, 2.5 and 97.5 percentiles; bootstrap (replicates) -- the same over
+    the producer's replicate curves; local-slope range -- min and max of the slopes
+    over sliding quarters of the window of a noiseless curve; ``wls`` -- ``a +- t_{0.975, k-2} * se``
     with ``se^2 = chi2/(k-2) * (sum w (lx - <lx>)^2)^-1``; ``ols`` -- the same with unit
     weights.  The range is chosen once, on ``y``; the bootstrap refits on that range.
     """
@@ -370,6 +384,31 @@ def fit_powerlaw(x, y, *, yerr=None, samples=None, x_range=None, rng=None,
                             "non-positive mean and were skipped")
         else:
             warn.append("the bootstrap resamples were mostly non-positive; fell back to least squares")
+    if method is None and replicates is not None:
+        Rp = np.asarray(replicates, float)
+        if Rp.ndim == 2 and Rp.shape[1] == n_all and Rp.shape[0] >= 20:
+            sub = Rp[:, idx[sl]]
+            good = np.all(np.isfinite(sub) & (sub > 0), axis=1)
+            if good.sum() >= max(20, Rp.shape[0] // 2):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    slopes = _slopes(lxk, np.log(sub[good]), w)
+                lo_q, hi_q = np.percentile(slopes, [2.5, 97.5])
+                ci = [float(lo_q), float(hi_q)]
+                method = "bootstrap (replicates)"
+                if good.sum() < Rp.shape[0]:
+                    warn.append(f"{Rp.shape[0] - int(good.sum())} of {Rp.shape[0]} replicates had a "
+                                "non-positive value in the range and were skipped")
+            else:
+                warn.append("the replicates were mostly non-positive in the range; fell back to least squares")
+        else:
+            warn.append("replicates must have shape (B >= 20, len(x)); ignored")
+    if method is None and deterministic and k >= 3:
+        # slopes of straight lines through sliding windows of a quarter of the range (at
+        # least 4 points): a few-valued curve (a median) steps, and single steps mean nothing
+        m = min(k, max(4, k // 4))
+        loc = np.array([_line(lxk[i:i + m], lyk[i:i + m], None)[0] for i in range(k - m + 1)])
+        ci = [float(min(loc.min(), a)), float(max(loc.max(), a))]
+        method = "local-slope range (deterministic curve)"
     if method is None:
         dof = k - 2
         if dof < 1:

@@ -403,6 +403,13 @@ class Simulation:
     censored : dict name -> int
     t_max : float
         Censoring time of the first passages.
+    replicates : dict
+        With ``replicates = B``: bootstrap replicates over walkers -- ``"obs"`` (B,
+        n_obs, K), ``"msd"`` and ``"visited"`` (B, K), ``"quantiles"`` (B, n_q, K) --
+        each the statistic recomputed on the chunks of walkers resampled with
+        replacement (chunks are independent streams, so they are the resampling unit);
+        the spread of a derived number over the replicates (a fitted exponent) is its
+        walker error.
     events : int
         Total number of hops.
     wall_time : float
@@ -428,6 +435,7 @@ class Simulation:
     t_max: float = 0.0
     events: int = 0
     wall_time: float = 0.0
+    replicates: dict = field(default_factory=dict, repr=False)
 
     @property
     def occupation(self) -> np.ndarray | None:
@@ -488,7 +496,7 @@ def _merge(mean, m2, counts):
 def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = None,
              coords: list | None = None, track_visited: bool = False, t_max: float | None = None,
              chunk: int = 512, observables: list | None = None, quantiles: list | None = None,
-             histogram: bool = True) -> Simulation:
+             histogram: bool = True, replicates: int = 0) -> Simulation:
     """Run ``walkers`` exact Gillespie walkers on generator ``Q`` from ``p0``.
 
     Parameters
@@ -520,6 +528,9 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
         [0, 1]); needs ``walkers * len(times) <= 5e7``.
     histogram : bool
         Return the occupation histogram when ``n * len(times) <= 5e7``.
+    replicates : int
+        Also return this many bootstrap replicates over chunks of walkers (see
+        :class:`Simulation`); 0 for none.
     """
     start = _time.perf_counter()
     # ---- validation
@@ -611,6 +622,7 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
     counts = np.zeros((K, n), np.int64) if want_hist else None
     nodes_all = np.empty((walkers, K), np.int32) if quantiles else None
     chunk_sizes = np.array([min(chunk, walkers - c * chunk) for c in range(n_chunks)], float)
+    per_chunk: dict[str, list] = {"obs": [], "msd": [], "vis": []}
     tot = {"obs": [0.0, np.zeros((K, n_obs)), np.zeros((K, n_obs))],
            "msd": [0.0, np.zeros(K), np.zeros(K)], "vis": [0.0, np.zeros(K), np.zeros(K)]}
     total_events = 0
@@ -645,6 +657,8 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
         for key, (a, a2) in (("obs", (om, o2)), ("msd", (mm, m2)), ("vis", (vm, v2))):
             if a.size == 0 and key != "obs":
                 continue
+            if replicates:
+                per_chunk[key].append(a.copy())
             bm, bm2 = _merge(a, a2, sizes)
             acc = tot[key]
             nn, nbt = acc[0], float(sizes.sum())
@@ -678,13 +692,53 @@ def simulate(Q, p0, times, *, walkers: int, seed: int, targets: dict | None = No
                 srt = np.sort(f[nodes_all[:, k0:k0 + step]], axis=0)
                 qarr[i, k0:k0 + step] = srt[r_hat]
                 qse[i, k0:k0 + step] = 0.5 * (srt[r_hi] - srt[r_lo])
+    reps: dict[str, np.ndarray] = {}
+    if replicates:
+        reps = _bootstrap(per_chunk, chunk_sizes, int(replicates), seed, nodes_all, quantiles, oarr)
     fp = {name: fpt[j] for j, name in enumerate(names)}
     cens = {name: int(np.isinf(fpt[j]).sum()) for j, name in enumerate(names)}
-    return Simulation(times=times, walkers=walkers, seed=seed, chunk=chunk, counts=counts,
+    return Simulation(replicates=reps, times=times, walkers=walkers, seed=seed, chunk=chunk, counts=counts,
                       obs_mean=om.T.copy(), obs_stderr=ose.T.copy(), quantiles=qarr, quantile_stderr=qse,
                       quantile_spec=tuple(quantiles), msd_mean=msd[0], msd_stderr=msd[1],
                       visited_mean=vis[0], visited_stderr=vis[1], first_passage=fp, censored=cens,
                       t_max=t_max, events=total_events, wall_time=_time.perf_counter() - start)
+
+
+def _bootstrap(per_chunk, chunk_sizes, B, seed, nodes_all, quantiles, oarr) -> dict[str, np.ndarray]:
+    """Bootstrap replicates over chunks of walkers (the independent streams).
+
+    Replicate ``b`` draws ``n_chunks`` chunks with replacement; means are the
+    size-weighted means of the drawn chunks' means, quantiles the lower quantiles of
+    the drawn chunks' walkers.  The draws come from the simulation's seed.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xB007,)))
+    n_chunks = chunk_sizes.size
+    draw = rng.integers(0, n_chunks, size=(B, n_chunks))
+    wts = np.zeros((B, n_chunks))
+    np.add.at(wts, (np.repeat(np.arange(B), n_chunks), draw.ravel()), 1.0)
+    wts *= chunk_sizes[None, :]
+    wts /= wts.sum(axis=1, keepdims=True)
+    out: dict[str, np.ndarray] = {}
+    for key, name in (("obs", "obs"), ("msd", "msd"), ("vis", "visited")):
+        if not per_chunk[key]:
+            continue
+        m = np.concatenate(per_chunk[key])                  # (n_chunks, K[, n_obs])
+        if m.size == 0:
+            continue
+        r = np.tensordot(wts, m, axes=(1, 0))              # (B, K[, n_obs])
+        out[name] = np.moveaxis(r, -1, 1) if r.ndim == 3 else r
+    if quantiles and nodes_all is not None:
+        W, K = nodes_all.shape
+        starts = np.concatenate([[0], np.cumsum(chunk_sizes)[:-1]]).astype(np.int64)
+        Bq = int(max(20, min(B, MAX_MATRIX // max(W * K, 1))))
+        q = np.empty((Bq, len(quantiles), K))
+        for b in range(Bq):
+            rows = np.concatenate([np.arange(starts[c], starts[c] + int(chunk_sizes[c])) for c in draw[b]])
+            sub = nodes_all[rows]
+            for i, (o, lev) in enumerate(quantiles):
+                q[b, i] = np.quantile(oarr[int(o)][sub], float(lev), axis=0, method="inverted_cdf")
+        out["quantiles"] = q
+    return out
 
 
 def _quantile_ranks(W: int, q: float) -> tuple[int, int, int]:
