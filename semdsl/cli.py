@@ -35,6 +35,7 @@ examples:
   semdsl solve models/two_state.sem --stationary --symbolic
   semdsl verify models/two_state.sem --walkers 20000
   semdsl percolate models/percolation.sem --over p=0.4:0.6:41 --sizes L=32,64,128
+  semdsl measure models/gasket_walk.sem
   semdsl check models/grokking.sem
   semdsl compile models/grokking.sem --emit master
   semdsl compile models/grokking.sem --emit prism -o grokking.prism --set D=8000 --seed 3
@@ -139,6 +140,25 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--realizations", type=int, default=200, metavar="R",
                     help="Newman-Ziff passes per size (default 200)")
     pp.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    pm = sub.add_parser("measure", help="fractal, walk and spectral dimensions of the landscape",
+                        description="Measure the compiled landscape: fractal dimension d_f (mass-radius), walk "
+                        "dimension d_w from the mean squared displacement (alpha = 1/d_w), spectral dimension d_s "
+                        "from the return probability and from the small-eigenvalue density, each with a 95% "
+                        "interval and its fitted window.",
+                        epilog=textwrap.dedent("""\
+                            examples:
+                              semdsl measure models/gasket_walk.sem
+                              semdsl measure models/percolation.sem --set L=256 p=0.5 --nodes largest
+                              semdsl measure models/random_walk.sem --what d_w --walkers 5000 --json
+                            """), formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(pm)
+    pm.add_argument("--what", default="d_f,d_w,d_s", metavar="LIST",
+                    help="which of d_f, d_w, d_s (comma-separated; default all)")
+    pm.add_argument("--nodes", choices=("all", "largest"), default="all",
+                    help="measure all nodes, or the largest connected cluster (diluted landscapes)")
+    pm.add_argument("--walkers", type=int, default=2000, metavar="N", help="walkers for d_w (default 2000)")
+    pm.add_argument("--json", action="store_true", help="print JSON")
 
     ps = sub.add_parser("solve", help="quick exact answers: stationary law, first passage, spectrum",
                         description="One-off exact questions about the compiled model (init as declared).",
@@ -294,6 +314,45 @@ def cmd_percolate(args) -> int:
     return 0
 
 
+def cmd_measure(args) -> int:
+    from .errors import Diagnostic, ParameterError, Span
+    from .runner import _clean, _fmt
+    from .solvers.measure import QUANTITIES, measure
+    what = [w.strip() for w in args.what.split(",") if w.strip()]
+    bad = [w for w in what if w not in QUANTITIES]
+    if bad or not what or args.walkers < 2:
+        msg = (f"unknown quantity '{bad[0]}'" if bad else "nothing to measure" if not what
+               else f"--walkers must be at least 2, got {args.walkers}")
+        raise ParameterError([Diagnostic(Span("--what" if bad or not what else "--walkers", 0, 0, 0, 0), msg,
+                                         f"choose from {', '.join(QUANTITIES)}" if bad or not what else None)])
+    model, cm = _compile(args)
+    res = measure(cm, what=what, seed=args.seed, walkers=args.walkers,
+                  nodes="largest" if args.nodes == "largest" else None)
+    if args.json:
+        print(json.dumps(_clean(res), indent=2, allow_nan=False))
+        return 0
+    print(f"measure {model.name} ({args.file}): {res['nodes']:,} of {res['total_nodes']:,} nodes, "
+          f"seed {args.seed}")
+    for w in what:
+        e = res.get(w) or {}
+        if e.get("value") is None:
+            print(f"  {w}  not measured: {e.get('error')}")
+            continue
+        lo, hi = e.get("ci95") or [None, None]
+        rng = e.get("range") or [None, None]
+        print(f"  {w} = {_fmt(e['value'])}  (95% {_fmt(lo)}..{_fmt(hi)}; {e.get('method')}, "
+              f"fitted over {_fmt(rng[0])}..{_fmt(rng[1])})")
+        if w == "d_s" and isinstance(e.get("eigen"), dict) and e["eigen"].get("value") is not None:
+            ee = e["eigen"]
+            elo, ehi = ee.get("ci95") or [None, None]
+            print(f"      from the eigenvalue density: {_fmt(ee['value'])} (95% {_fmt(elo)}..{_fmt(ehi)})")
+        if e.get("note"):
+            print(f"      {e['note']}")
+        if e.get("warning"):
+            print(f"      warning: {e['warning']}")
+    return 0
+
+
 def cmd_verify(args) -> int:
     from scipy.stats import norm
     from . import load
@@ -353,7 +412,7 @@ def cmd_solve(args) -> int:
 
 
 COMMANDS = {"check": cmd_check, "compile": cmd_compile, "run": cmd_run, "solve": cmd_solve,
-            "verify": cmd_verify, "percolate": cmd_percolate}
+            "verify": cmd_verify, "percolate": cmd_percolate, "measure": cmd_measure}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
