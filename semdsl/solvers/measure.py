@@ -862,6 +862,24 @@ def _time_grid(t, t_lo: float, t_hi: float, n_times: int) -> tuple[np.ndarray, b
     return a, True
 
 
+def _time_window(msd: np.ndarray, target: float, given: bool, capped: bool, extent: float,
+                 risk: str, warn: list[str]) -> int:
+    """How many leading sample times to fit: those with ``sqrt(MSD) <= target`` (the
+    walk has not felt the boundary), all of them when the times were given (with a
+    warning if the walk went beyond), at least the first."""
+    if given:
+        if np.sqrt(msd.max()) > target:
+            warn.append(f"sqrt(MSD) reaches {np.sqrt(msd.max()):.3g}, beyond {extent:g} x the start's "
+                        f"depth ({target:.3g}): {risk}")
+        return int(msd.size)
+    keep = np.sqrt(msd) <= target
+    keep[0] = True
+    if capped:
+        warn.append("the pilot run did not reach the boundary scale within its budget: the time "
+                    "window is capped")
+    return int(np.flatnonzero(keep).max()) + 1
+
+
 def walk_dimension(cm, *, walkers: int = 2000, t=None, seed: int = 0, coords=None, metric: str = "auto",
                    nodes=None, starts=None, chunks: int = CHUNKS, n_times: int = 32, x_range=None) -> dict:
     r"""Walk dimension ``d_w`` from the mean squared displacement ``<r^2>(t) ~ t^(2/d_w)``.
@@ -938,19 +956,8 @@ def walk_dimension(cm, *, walkers: int = 2000, t=None, seed: int = 0, coords=Non
     w_arr = np.asarray(sizes, float)
     mean = (S * w_arr[:, None]).sum(axis=0) / w_arr.sum()
     se = S.std(axis=0, ddof=1) / math.sqrt(R) if R > 1 else np.full(times.size, np.nan)
-    warn = []
-    if given:
-        keep = np.ones(times.size, bool)
-        if np.sqrt(mean.max()) > target:
-            warn.append(f"sqrt(MSD) reaches {np.sqrt(mean.max()):.3g}, beyond {WALK_EXTENT:g} x the start's "
-                        f"depth ({target:.3g}): boundary effects may bias the fit")
-    else:
-        keep = np.sqrt(mean) <= target
-        keep[0] = True
-        if capped:
-            warn.append("the pilot run did not reach the boundary scale within its budget: the time "
-                        "window is capped")
-    n_keep = int(np.flatnonzero(keep).max()) + 1 if keep.any() else 0
+    warn: list[str] = []
+    n_keep = _time_window(mean, target, given, capped, WALK_EXTENT, "boundary effects may bias the fit", warn)
     tt, mm, SS = times[:n_keep], mean[:n_keep], S[:, :n_keep]
     if n_keep < 6 or tt[-1] < MIN_SPAN * tt[0]:
         warn.append(f"only {n_keep} sample times before the walk feels the boundary")
@@ -1092,19 +1099,9 @@ def _return_probability(L: _Landscape, starts, t, seed, walkers, metric, n_times
     P = np.array(rows_p)
     M = np.array(rows_m)
     p_mean, m_mean = P.mean(axis=0), M.mean(axis=0)
-    warn = []
-    if given:
-        keep = np.ones(times.size, bool)
-        if np.sqrt(m_mean.max()) > target:
-            warn.append(f"sqrt(MSD) reaches {np.sqrt(m_mean.max()):.3g}, beyond {RETURN_EXTENT:g} x the start's "
-                        f"depth ({target:.3g}): the boundary may bias the return probability")
-    else:
-        keep = np.sqrt(m_mean) <= target
-        keep[0] = True
-        if capped:
-            warn.append("the pilot run did not reach the boundary scale within its budget: the time "
-                        "window is capped")
-    n_keep = int(np.flatnonzero(keep).max()) + 1
+    warn: list[str] = []
+    n_keep = _time_window(m_mean, target, given, capped, RETURN_EXTENT,
+                          "the boundary may bias the return probability", warn)
     tt, pp, PP = times[:n_keep], p_mean[:n_keep], P[:, :n_keep]
     if n_keep < 6:
         warn.append(f"only {n_keep} sample times before the walk feels the boundary")
