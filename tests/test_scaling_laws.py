@@ -68,3 +68,13 @@ def test_deterministic_curve_interval_is_its_local_slope_range():
     loc = np.gradient(np.log(y), np.log(x))
     assert lo <= f["exponent"] <= hi and lo < loc.max() and hi > loc.min()
     assert hi - lo > 0.1                               # the curvature shows
+
+
+def test_identical_replicates_fall_back_to_the_local_slope_range():
+    """A median of a few-valued observable can come out the same in every replicate: a
+    zero-width 'bootstrap interval' would be false precision."""
+    x = np.geomspace(1, 1e3, 20)
+    y = x ** -1.0 * (1 + 0.2 * np.log(x))
+    f = fit_powerlaw(x, y, replicates=np.tile(y, (50, 1)), x_range=(1, 1e3))
+    assert f["method"].startswith("local-slope range") and "identical" in f["warning"]
+    assert f["ci95"][1] - f["ci95"][0] > 0.05

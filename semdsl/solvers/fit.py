@@ -393,8 +393,15 @@ def fit_powerlaw(x, y, *, yerr=None, samples=None, x_range=None, rng=None,
                 with np.errstate(divide="ignore", invalid="ignore"):
                     slopes = _slopes(lxk, np.log(sub[good]), w)
                 lo_q, hi_q = np.percentile(slopes, [2.5, 97.5])
-                ci = [float(lo_q), float(hi_q)]
-                method = "bootstrap (replicates)"
+                if hi_q - lo_q > 1e-12 * max(1.0, abs(a)):
+                    ci = [float(lo_q), float(hi_q)]
+                    method = "bootstrap (replicates)"
+                else:
+                    # every replicate gives the same curve (a quantile of a few-valued
+                    # observable): no sampling spread to show; the curvature is the error
+                    warn.append("the replicates are identical (a quantile of a few-valued observable): "
+                                "the interval is the local-slope range")
+                    deterministic = True
                 if good.sum() < Rp.shape[0]:
                     warn.append(f"{Rp.shape[0] - int(good.sum())} of {Rp.shape[0]} replicates had a "
                                 "non-positive value in the range and were skipped")
