@@ -18,19 +18,29 @@ from semdsl.solvers.simulate import simulate
 from conftest import ROOT
 
 
-@pytest.mark.parametrize("mu", [0.3, 0.5])
-def test_trap_median_and_mean_exponents_match_their_own_laws(mu):
+@pytest.mark.parametrize("mu", [0.3, 0.5, 0.8, 1.5])
+def test_trap_mean_exponent_matches_its_own_law(mu):
+    """The ensemble mean over ten landscapes against theory's renewal solution with the
+    model's own waiting law (valley exit time averaged over the barrier law), over the
+    simulation's fitted window; mu = 1.5 is past the crossover to exponent 1.
+
+    The median is not asserted: the runner averages each landscape's median, while
+    theory gives the median of the disorder-averaged law -- different quantities for a
+    few-valued F (see issue 6's note)."""
     res = semdsl.run(ROOT / "models" / "trap.sem", {"mu": mu}, methods=["simulation", "theory"])
     p = res[0]
-    for name in ("typical", "ensemble"):
-        fit = p.methods["simulation"][name]["fit"]
-        assert fit["method"] == "bootstrap", fit          # over the 10 realisations
-        assert fit["contains_theory"], (name, fit)
+    fit = p.methods["simulation"]["ensemble"]["fit"]
+    assert fit["method"] == "bootstrap", fit          # over the 10 realisations
+    assert fit["contains_theory"], fit
+    assert p.methods["theory"]["ensemble"]["law"]["waiting_law"] == "model valley exit time"
     typ, ens = (p.methods["simulation"][n]["fit"]["exponent"] for n in ("typical", "ensemble"))
-    assert ens > typ + 0.1                 # the mean decays visibly more slowly (log correction)
     heads = "\n".join(res.headlines())
-    assert "typical, the typical walker (median): theory F ~ t^-" in heads and "the paper's law" in heads
-    assert "NOT the paper's pure power law" in heads
+    if mu < 1:
+        assert ens > typ + 0.05            # the mean decays visibly more slowly (log correction)
+        assert "the paper's law" in heads and "NOT the paper's pure power law" in heads
+    else:
+        assert p.methods["theory"]["ensemble"]["law"]["exponent"] == -1.0
+        assert abs(ens + 1) < 0.1 and "exponent 1" in heads
 
 
 def test_replicates_carry_the_walker_error_of_an_exponent():

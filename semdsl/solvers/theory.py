@@ -496,6 +496,52 @@ def _pareto_laplace(a: np.ndarray, mu: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _renewal_cached(mu: float, tau0: float, K: int, times: tuple[float, ...]) -> np.ndarray:
+    return _renewal(lambda s: _pareto_laplace(s * tau0, mu), K, times)
+
+
+#: largest valley whose exit-time law is solved exactly (an M x M solve per quadrature node)
+VALLEY_MAX_NODES = 20
+
+
+def _valley_laplace(s: np.ndarray, mu: float, Gv: np.ndarray, ie: int, ix: int, r0: float,
+                    nq: int = 400) -> np.ndarray:
+    r"""``E[exp(-s tau)]`` for the exit time ``tau`` of one valley of the model.
+
+    The walker enters the valley at node ``ie`` and moves with the valley's own
+    generator ``Gv``; it leaves from node ``ix`` at rate ``r = r0 e^(-beta B)``.  Given
+    ``r`` the transform is ``r [(sI - Gv + r e_x e_x^T)^-1]_{ie, ix}``; with ``B``
+    exponential of rate ``mu beta``, ``W = e^(-mu beta B)`` is uniform on (0, 1] and
+    ``r = r0 W^(1/mu)``, so the average is an integral over ``W`` (Gauss-Legendre,
+    ``nq`` nodes).  This is the model's own waiting law: Pareto only in its tail,
+    ``P(tau > t) ~ Gamma(1 + mu) (t/tau0)^-mu`` for a one-node valley.
+    """
+    gx, gw = np.polynomial.legendre.leggauss(nq)
+    w = 0.5 * (gx + 1.0)
+    ww = 0.5 * gw
+    r = r0 * w ** (1.0 / mu)
+    M = Gv.shape[0]
+    eye = np.eye(M)
+    out = np.empty(s.size, dtype=complex)
+    rhs = np.zeros((nq, M, 1), dtype=complex)
+    rhs[:, ix, 0] = 1.0
+    for k, z in enumerate(s):
+        A = np.broadcast_to(z * eye - Gv, (nq, M, M)).astype(complex)
+        A[:, ix, ix] += r
+        y = np.linalg.solve(A, rhs)[:, ie, 0]
+        out[k] = np.sum(ww * r * y)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _renewal_valley_cached(mu: float, valley: tuple, K: int, times: tuple[float, ...]) -> np.ndarray:
+    M, flat_g, ie, ix, r0 = valley
+    Gv = np.array(flat_g, dtype=float).reshape(M, M)
+    return _renewal(lambda s: _valley_laplace(s, mu, Gv, ie, ix, r0), K, times)
+
+
+def _renewal(psi, K: int, times: tuple[float, ...]) -> np.ndarray:
+    """``P(min(N(t), K) = k)`` for a renewal process whose waiting time has Laplace
+    transform ``psi(s)``: Euler inversion of ``(1 - psi) psi^k / s``, all ``k`` at once."""
     A, N, M = _EULER_A, _EULER_N, _EULER_M
     j = np.arange(N + M + 1)
     sgn = (-1.0) ** j
@@ -508,7 +554,7 @@ def _renewal_cached(mu: float, tau0: float, K: int, times: tuple[float, ...]) ->
             out[it, 0] = 1.0
             continue
         s = (A + 2j * np.pi * j) / (2 * t)
-        ps = _pareto_laplace(s * tau0, mu)
+        ps = psi(s)
         base = (1 - ps) / s
         logp = np.log(ps)
         total = 0.0
@@ -656,7 +702,26 @@ def _trap_landscape(model: Model, c: CompiledModel, beta: float, barrier_stmts: 
         Qs = sps.csr_matrix((c.rates[pos][inside], (src[inside], dst[inside])), shape=(n, n))
         flat = flat and abs(Qs - Qs.T).max() <= 1e-9 * max(1.0, abs(Qs).max())
     spread = float(np.max(tau) / np.min(tau)) if tau.size else 1.0
-    return level, reach, K, tau0, flat, spread, int(np.median(size[vcomp]))
+    # the valley of the median barrier edge, as a small generator with its entry and exit
+    valley = None
+    j = int(np.argsort(tau)[tau.size // 2])
+    v = vcomp[j]
+    members = np.flatnonzero(comp == v)
+    if members.size <= VALLEY_MAX_NODES:
+        x_node = int(src[lb][j])
+        into = dst[lb][comp[dst[lb]] == v]
+        if into.size:
+            e_node = int(into[0])
+        else:
+            starts = members[c.init[members] > 0]
+            e_node = int(starts[0]) if starts.size else int(members[0])
+        G = c.generator[members][:, members].toarray()
+        np.fill_diagonal(G, 0.0)
+        np.fill_diagonal(G, -G.sum(axis=1))
+        pos_of = {int(m_): k for k, m_ in enumerate(members)}
+        valley = (int(members.size), tuple(float(g) for g in G.ravel()), pos_of[e_node], pos_of[x_node],
+                  float(r_eff[j]))
+    return level, reach, K, tau0, flat, spread, int(np.median(size[vcomp])), valley
 
 
 def _trap(model, cm, ob, axis_name, axis) -> TheoryResult:
@@ -674,7 +739,7 @@ def _trap(model, cm, ob, axis_name, axis) -> TheoryResult:
         raise NotApplicable("beta of the barrier law is not positive")
     stmts, lam = _barrier_statements(model, cm.params)
     mu = lam / beta
-    level, reach, K, tau0, flat, spread, M = _trap_landscape(model, cm, beta, stmts)
+    level, reach, K, tau0, flat, spread, M, valley = _trap_landscape(model, cm, beta, stmts)
     x = _node_values(model, cm, ob.expr)
     h = np.full(K + 1, np.nan)
     for k in range(K + 1):
@@ -686,7 +751,12 @@ def _trap(model, cm, ob, axis_name, axis) -> TheoryResult:
                                 "barriers crossed (the result needs a function of N_b)")
         h[k] = xv[0]
     t = axis
-    P = pareto_renewal_levels(t, mu, tau0, K)
+    # the model's own waiting law when every valley is the same; else Pareto of scale tau0
+    exact_law = valley is not None and spread <= 1.01
+    if exact_law:
+        P = _renewal_valley_cached(float(mu), valley, int(K), tuple(float(v) for v in t)).copy()
+    else:
+        P = pareto_renewal_levels(t, mu, tau0, K)
     if ob.kind == "mean":
         values = P @ h
         quantity = "mean"
@@ -698,7 +768,8 @@ def _trap(model, cm, ob, axis_name, axis) -> TheoryResult:
     # the law, when X = A/(N_b + b) (F ~ 1/N_b) or X = a N_b + c
     kk = np.arange(K + 1, dtype=float)
     law: dict[str, Any] = {"kind": "powerlaw", "quantity": quantity, "mu": mu, "lambda": lam,
-                           "beta": beta, "tau0": tau0}
+                           "beta": beta, "tau0": tau0,
+                           "waiting_law": "model valley exit time" if exact_law else "Pareto"}
     form = None
     sign = 0
     b = None
@@ -736,9 +807,13 @@ def _trap(model, cm, ob, axis_name, axis) -> TheoryResult:
     note = (f"trap model (Bouchaud): barrier(R0 = {_g(R0)}, beta = {_g(beta)}) with B ~ exponential(rate = {_g(lam)}) on one-way descents gives "
             f"waiting times with tail tau^-(1+mu), mu = lambda/beta = {_g(mu)}. Values: the "
             f"disorder-averaged renewal solution for the number N_b of barriers crossed "
-            f"(Pareto waiting times of scale tau0 = {_g(tau0)}, the deep-trap exit time "
-            f"M/R0_eff of a valley of M = {M} node(s); numerical inverse Laplace transform), "
-            f"an absolute prediction with no fitted prefactor, N_b capped at the bottom level {K}")
+            + (f"(waiting times: the exit time of the model's valley of M = {M} node(s), its exit rate "
+               f"averaged over the barrier law -- Pareto in the tail with scale tau0 = {_g(tau0)}; "
+               if exact_law else
+               f"(Pareto waiting times of scale tau0 = {_g(tau0)}, the deep-trap exit time "
+               f"M/R0_eff of a valley of M = {M} node(s); ")
+            + f"numerical inverse Laplace transform), an absolute prediction with no fitted prefactor, "
+              f"N_b capped at the bottom level {K}")
     if form is not None and sign < 0:
         typ = (f"t^-{_g(mu)}" if mu < 1 else ("ln t / t" if abs(mu - 1) < 1e-9 else "t^-1"))
         effs = _g(eff) if eff is not None else "n/a"
