@@ -236,7 +236,7 @@ def _child_seed(seed: int, *key: int) -> int:
 
 def run_percolation(model: Model, pl: Plan, params: Mapping[str, float], observables, R: int, seed: int,
                     key: int = 0, limits: Mapping[str, Any] | None = None, grid: np.ndarray | None = None,
-                    progress=None) -> dict:
+                    progress=None, peak: tuple | None = None) -> dict:
     """Newman-Ziff over ``R`` realisations for the graph observables ``observables``.
 
     Returns ``{"grid": p, name: {"value", "stderr"} ..., "chi": {...}, "M": int,
@@ -244,10 +244,18 @@ def run_percolation(model: Model, pl: Plan, params: Mapping[str, float], observa
     the undiluted graph is the same in every realisation (no random generator), one
     call makes all ``R`` passes; otherwise each realisation compiles its own graph and
     makes one pass, and mean and standard error are taken over realisations.
+
+    ``peak = (var, lo, hi)`` also gives ``out["pseudo_critical"]`` (see
+    :func:`susceptibility_peak`) from the same passes: a fine occupation grid over the
+    axis's range is appended to the canonical grid and split off again.
     """
     from .compiler import resolve_set
     from .solvers.percolate import newman_ziff, to_canonical
     g = np.asarray(pl.p if grid is None else grid, float)
+    K = g.size
+    fine = _peak_grid(model, pl, params, *peak) if peak is not None else None
+    if fine is not None:
+        g = np.concatenate([g, fine])
     per_real = pl.random_graph and R > 1
     batches = [(r, 1) for r in range(R)] if per_real else [(0, R)]
     vals: dict[str, list] = {}
@@ -287,7 +295,7 @@ def run_percolation(model: Model, pl: Plan, params: Mapping[str, float], observa
         vals.setdefault("\0largest", []).append(largest)
         if per_real and progress is not None:
             progress(r + 1, R)
-    out: dict[str, Any] = {"grid": g, "M": M, "n": n}
+    out: dict[str, Any] = {"grid": g[:K], "M": M, "n": n}
     for name, items in vals.items():
         if len(items) == 1:
             value, se = items[0]
@@ -295,30 +303,33 @@ def run_percolation(model: Model, pl: Plan, params: Mapping[str, float], observa
             arr = np.array([v for v, _ in items])
             value = arr.mean(axis=0)
             se = arr.std(axis=0, ddof=1) / math.sqrt(arr.shape[0])
-        out[name.lstrip("\0")] = {"value": np.asarray(value), "stderr": np.asarray(se)}
+        out[name.lstrip("\0")] = {"value": np.asarray(value)[:K], "stderr": np.asarray(se)[:K]}
+        if name == "\0chi" and fine is not None:
+            out["pseudo_critical"] = susceptibility_peak(model, pl, params, *peak, fine, np.asarray(value)[K:])
+    if peak is not None and fine is None:
+        out["pseudo_critical"] = None
     return out
 
 
-def susceptibility_peak(model: Model, pl: Plan, params: Mapping[str, float], var: str | None,
-                        lo: float, hi: float, R: int, seed: int, key: int = 0,
-                        limits: Mapping[str, Any] | None = None, points: int = 801) -> dict | None:
-    """The finite-size pseudo-critical point: where the mean finite-cluster size peaks.
-
-    The occupation probability runs over its range on the axis ``[lo, hi]`` (``points``
-    values, canonical curves of one Newman-Ziff run); the peak is refined by a parabola
-    through its neighbours and mapped to ``var``.  ``None`` when the peak sits at an end
-    of the range (the transition is outside it).  At a finite size the peak lies
-    ``~ size^(-1/nu)`` away from the infinite-size threshold; ``semdsl percolate
-    --sizes`` extrapolates.
-    """
+def _peak_grid(model: Model, pl: Plan, params: Mapping[str, float], var: str | None, lo: float, hi: float,
+               points: int = 801) -> np.ndarray | None:
+    """``points`` occupation probabilities over the range the axis ``[lo, hi]`` spans."""
     p_lo, p_hi = (occupation(model, pl, dict(params, **({var: lo} if var else {}))),
                   occupation(model, pl, dict(params, **({var: hi} if var else {}))))
     a, b = sorted((p_lo, p_hi))
-    if not b > a:
-        return None
-    grid = np.linspace(a, b, points)
-    res = run_percolation(model, pl, params, [], R, seed, key, limits, grid=grid)
-    chi = res["chi"]["value"]
+    return np.linspace(a, b, points) if b > a else None
+
+
+def susceptibility_peak(model: Model, pl: Plan, params: Mapping[str, float], var: str | None,
+                        lo: float, hi: float, grid: np.ndarray, chi: np.ndarray) -> dict | None:
+    """The finite-size pseudo-critical point: where the mean finite-cluster size peaks.
+
+    ``chi`` is the canonical curve on ``grid`` (:func:`_peak_grid`, filled by
+    :func:`run_percolation`); the peak is refined by a parabola through its neighbours
+    and mapped to ``var``.  ``None`` when the peak sits at an end of the range (the
+    transition is outside it).  At a finite size the peak lies ``~ size^(-1/nu)`` away
+    from the infinite-size threshold; ``semdsl percolate --sizes`` extrapolates.
+    """
     i = int(np.argmax(chi))
     if i == 0 or i == grid.size - 1:
         return None
@@ -337,8 +348,9 @@ def susceptibility_peak(model: Model, pl: Plan, params: Mapping[str, float], var
 
 def simulate_graph_prediction(runner, pred, axis_vals, R: int, seed: int) -> dict | None:
     """The ``simulation`` method of ``run`` for ``largest_cluster`` / ``connected``
-    predictions by Newman-Ziff, or ``None`` (with the reason in ``runner``'s notes) when
-    the model's thinning is not one occupation probability (see :func:`plan`)."""
+    predictions by Newman-Ziff, or ``None`` when the model's thinning is not one
+    occupation probability (see :func:`plan`): the caller then measures compiled
+    realisations."""
     a = pred.axis
     obs = pred.observables
     if not obs or not all(ob.kind in NZ_OBSERVABLES for ob in obs):
@@ -351,20 +363,17 @@ def simulate_graph_prediction(runner, pred, axis_vals, R: int, seed: int) -> dic
               else [dict(runner.params)])
     pl = plan(runner.model, points, var)
     if not pl.applies:
-        runner.__dict__.setdefault("graph_fallback", {})[pred.span.line if pred.span else 0] = (
-            pl.reason or "nothing is thinned")
         return None
     key = pred.span.line if pred.span else 0
-    res = run_percolation(runner.model, pl, points[0], obs, R, seed, key, runner.limits)
+    with_peak = over_param and axis_vals is not None and len(axis_vals) > 2
+    res = run_percolation(runner.model, pl, points[0], obs, R, seed, key, runner.limits,
+                          peak=(var, float(np.min(axis_vals)), float(np.max(axis_vals))) if with_peak else None)
     mode = "bond" if pl.mode == "bond" else "site"
     note = (f"Newman-Ziff {mode} percolation of the undiluted landscape ({res['M']:,} random "
             f"{'edges' if mode == 'bond' else 'nodes'}), {R} realisation(s): every occupation number, "
             f"converted to the occupation probability at each point; stderr over realisations")
     out: dict[str, dict] = {}
-    peak = None
-    if over_param and axis_vals is not None and len(axis_vals) > 2:
-        peak = susceptibility_peak(runner.model, pl, points[0], var, float(np.min(axis_vals)),
-                                   float(np.max(axis_vals)), R, seed, key, runner.limits)
+    peak = res.get("pseudo_critical")
     for ob in obs:
         v, s = res[ob.name]["value"], res[ob.name]["stderr"]
         entry: dict[str, Any] = {"value": [float(x) for x in v],
@@ -423,13 +432,14 @@ def _graph_observables(model: Model) -> list:
     return [ob for ob in model.observables.values() if ob.kind in NZ_OBSERVABLES]
 
 
-def _scaling_exponent(model: Model) -> tuple[float, str]:
-    """Exponent x of N in ``largest * N^x`` (size-independent at p_c): beta/(nu d)."""
+def _scaling_exponent(model: Model) -> tuple[float, str, bool]:
+    """Exponent x of N in ``largest * N^x`` (size-independent at p_c): beta/(nu d); its
+    description; whether the landscape is a planar lattice."""
     for f in model.families.values():
         if f.kind == "graph" and f.generator in ("lattice", "triangular", "honeycomb") and \
                 (f.ndim == 2):
-            return 5.0 / 96.0, "largest_cluster * N^(5/96) (2-d percolation: beta/(nu d) = (5/36)/(8/3))"
-    return 1.0 / 3.0, "largest_cluster * N^(1/3) (mean-field percolation: S1 ~ N^(2/3) at p_c)"
+            return 5.0 / 96.0, "largest_cluster * N^(5/96) (2-d percolation: beta/(nu d) = (5/36)/(8/3))", True
+    return 1.0 / 3.0, "largest_cluster * N^(1/3) (mean-field percolation: S1 ~ N^(2/3) at p_c)", False
 
 
 def percolate(model: Model, over: str | tuple, sizes: str | tuple | None = None, *, realizations: int = 100,
@@ -470,8 +480,7 @@ def percolate(model: Model, over: str | tuple, sizes: str | tuple | None = None,
     axis = np.geomspace(lo, hi, K) if log else np.linspace(lo, hi, K)
     base = dict(params or {})
     curves, blocks = {}, []
-    x_exp, x_text = _scaling_exponent(model)
-    lattice = x_exp != 1.0 / 3.0
+    x_exp, x_text, lattice = _scaling_exponent(model)
     # a spanning pair's probability is size-independent at p_c on a lattice; on a random
     # graph two given nodes are connected with probability ~ S^2 -> 0 at p_c for every
     # size, and the crossing is ill-conditioned: there the scaled largest cluster is used
@@ -491,10 +500,10 @@ def percolate(model: Model, over: str | tuple, sizes: str | tuple | None = None,
                  f"{pl.reason or 'nothing is thinned along the axis'}",
                  "percolate sweeps a parameter that sets the probability of 'with probability' "
                  "clauses (one probability for all thinned edges, or for all thinned nodes)")
-        res = run_percolation(model, pl, pr, obs, realizations, seed, key=i, limits=limits, progress=progress)
-        peak = susceptibility_peak(model, pl, pr, var, lo, hi, realizations, seed, key=i, limits=limits)
+        res = run_percolation(model, pl, pr, obs, realizations, seed, key=i, limits=limits, progress=progress,
+                              peak=(var, lo, hi))
         block = {"size": sv, "nodes": res["n"], "random_elements": res["M"], "mode": pl.mode,
-                 "p": [float(x) for x in res["grid"]], "pseudo_critical": peak,
+                 "p": [float(x) for x in res["grid"]], "pseudo_critical": res["pseudo_critical"],
                  "chi": {k: [float(x) for x in res["chi"][k]] for k in ("value", "stderr")}}
         for ob in obs:
             block[ob.name] = {k: [None if not np.isfinite(x) else float(x) for x in res[ob.name][k]]
@@ -504,11 +513,8 @@ def percolate(model: Model, over: str | tuple, sizes: str | tuple | None = None,
             c = res[crossing_ob.name]
             curves[_size_key(sv)] = (axis, np.asarray(c["value"]), np.nan_to_num(np.asarray(c["stderr"])))
         else:
-            lg = res["largest"]
-            if lg is not None:
-                f = res["n"] ** x_exp
-                curves[_size_key(sv)] = (axis, np.asarray(lg["value"]) * f,
-                                         np.nan_to_num(np.asarray(lg["stderr"])) * f)
+            lg, f = res["largest"], res["n"] ** x_exp
+            curves[_size_key(sv)] = (axis, lg["value"] * f, np.nan_to_num(lg["stderr"]) * f)
         if theory_entry is None and obs:
             try:
                 cm = compile_model(model, pr, seed=seed, **dict(limits or {}))
