@@ -21,6 +21,10 @@ Semantics (where LANGUAGE.md leaves room, decided here and in the README):
 * Quenched disorder: ``realizations = R`` compiles realisation ``r`` from
   ``SeedSequence(seed, spawn_key=(r, ...))``; values are means over realisations, with
   ``spread`` (sample standard deviation) and ``stderr`` (spread / sqrt(R_finite)).
+  Quantiles (``median``, ``quantile``) are those of the pooled distribution, the
+  average of the R per-realisation laws (:mod:`semdsl.pooled`): the disorder-averaged
+  law theory speaks of, not the average of R medians; their ``stderr`` is a bootstrap
+  over realisations and the entry says ``"pooled": true``.
 * A sweep over a parameter rebuilds the landscape only when a structural parameter
   changes: node families and realised edges are kept per structural values (and
   realisation), and only attributes and rates are evaluated again; when the parameter
@@ -50,6 +54,7 @@ from .compiler import (CompiledModel, _Compiler, assemble_generator, attribute_v
 from .errors import SemdslError
 from .expr import numeric, params_used, to_sympy, Scope
 from .model import Model, Observable, Prediction
+from .pooled import PooledDistribution
 
 DEFAULT_POINTS = 50
 
@@ -276,6 +281,17 @@ def _theory_over_windows(res: "PredictionResult", axis_vals) -> None:
             lo, hi = fit.get("ci95") or [None, None]
             if lo is not None and hi is not None:
                 fit["contains_theory"] = bool(lo <= tf["exponent"] <= hi)
+            law = th.get("law") or {}
+            if isinstance(law, dict) and law.get("valid") and law.get("exponent") is not None:
+                # the asymptotic law (exponent -1/(d_f alpha), -mu, ...) inside its validity range
+                # the law holds to its stated tolerance inside the range (the local exponent
+                # drifts by up to that much), so the interval is checked against that band
+                e = float(law["exponent"])
+                tol = abs(e) * float(law.get("tolerance", 0.0))
+                fit["law_exponent"] = e
+                fit["law_band"] = [e - tol, e + tol]
+                if lo is not None and hi is not None:
+                    fit["contains_law"] = bool(lo <= e + tol and hi >= e - tol)
 
 
 def _law_statements(p: "PredictionResult") -> list[str]:
@@ -287,6 +303,9 @@ def _law_statements(p: "PredictionResult") -> list[str]:
     out = []
     for name, th in p.methods.get("theory", {}).items():
         law = th.get("law") or {}
+        if isinstance(law, dict) and law.get("kind") == "exploration" and law.get("exponent") is not None:
+            out.append(_exploration_statement(p, name, law))
+            continue
         if not isinstance(law, dict) or law.get("mu") is None or law.get("quantity") not in ("mean", "median") \
                 or not (law.get("exponent") or 0) < 0:     # F's decay, not the level reached
             continue
@@ -316,6 +335,27 @@ def _law_statements(p: "PredictionResult") -> list[str]:
 
 #: observables whose sudden change along a parameter axis is reported (emergence)
 SWITCH_KINDS = ("min_reachable", "prob", "connected")
+
+
+def _exploration_statement(p: "PredictionResult", name: str, law: dict) -> str:
+    """The paper's size or data law for a first passage over N or D, with the measured
+    exponents inside theory's validity range."""
+    x = law.get("axis", "x")
+    lo, hi = law["valid"]
+    if law.get("d_f") is not None:
+        what = (f"-1/(d_f alpha) with d_f = {_fmt(law['d_f'])} (route lengths), alpha = {_fmt(law['alpha'])}")
+    else:
+        what = "-mu (time ~ 1/gamma; mu = 1 without barriers)"
+    head = f"{name} over {x}: theory exponent {_fmt(law['exponent'])} = {what}, valid for {x} in {_fmt(lo)}..{_fmt(hi)}"
+    for method in ("exact", "simulation"):
+        fit = p.methods.get(method, {}).get(name, {}).get("fit")
+        if not fit or fit.get("exponent") is None or not fit.get("ci95") or fit["ci95"][0] is None:
+            continue
+        a, b = fit["ci95"]
+        head += (f"; {method} {_fmt(fit['exponent'])} ({_fmt(a)}..{_fmt(b)}) over {_fmt(fit['range'][0])}.."
+                 f"{_fmt(fit['range'][1])}: " + (f"agree (within the law's {100 * law.get('tolerance', 0):.0f}%)"
+                                                  if fit.get("contains_law") else "the interval misses it"))
+    return head
 
 
 def _switch(axis, values) -> dict | None:
@@ -497,6 +537,9 @@ class _Runner:
             from .solvers.fit import fit_powerlaw, fit_threshold
             for method, per_obs in res.methods.items():
                 for ob, entry in per_obs.items():
+                    # a law theory states over a validity range is tested inside that range
+                    law = (res.methods.get("theory", {}).get(ob) or {}).get("law") or {}
+                    valid = law.get("valid") if isinstance(law, dict) and fit == "powerlaw" else None
                     vals = entry.get("value")
                     if vals is None or len(vals) != len(axis_vals) or all(v is None for v in vals):
                         continue
@@ -506,8 +549,12 @@ class _Runner:
                     if fit == "powerlaw":
                         # exact on one realisation and theory are noiseless curves
                         det = samples is None and replicates is None and method in ("exact", "theory")
-                        entry["fit"] = _clean(fit_powerlaw(axis_vals, y, samples=samples, replicates=replicates,
-                                                           deterministic=det))
+                        f = fit_powerlaw(axis_vals, y, samples=samples, replicates=replicates, deterministic=det,
+                                         x_range=tuple(valid) if valid else None)
+                        if valid:
+                            f["range_rule"] = (f"theory's validity range {_fmt(valid[0])}..{_fmt(valid[1])}; "
+                                               + str(f.get("range_rule", "")))
+                        entry["fit"] = _clean(f)
                     else:
                         entry["fit"] = _clean(fit_threshold(axis_vals, y, samples=samples))
         if fit == "powerlaw" and axis_vals is not None:
@@ -551,6 +598,9 @@ class _Runner:
         vals = {ob.name: np.full((R, K), np.nan) for ob in obs}
         notes: dict[str, str] = {}
         engines: set[str] = set()
+        # quantiles over realisations: of the pooled distribution (semdsl.pooled)
+        pools = {ob.name: PooledDistribution(R, K) for ob in obs if R > 1 and ob.kind in ("median", "quantile")}
+        levels: dict[str, float] = {}
         for r in range(R):
             if over_param:
                 for k, v in enumerate(points):
@@ -563,6 +613,9 @@ class _Runner:
                         vals[ob.name][r, k] = x[0]
                         if note:
                             notes[ob.name] = note
+                        if ob.name in pools:
+                            f, P, levels[ob.name] = ev.distribution(ob, None)
+                            pools[ob.name].add(r, f, P, [k])
             else:
                 cm = self.compiled(dict(self.params), r, seed)
                 ev = _Evaluator(cm)
@@ -572,9 +625,17 @@ class _Runner:
                     vals[ob.name][r, :] = x
                     if note:
                         notes[ob.name] = note
+                    if ob.name in pools:
+                        f, P, levels[ob.name] = ev.distribution(ob, times)
+                        pools[ob.name].add(r, f, P)
                 engines.update(ev.engines)
         out: dict[str, dict] = {}
         for ob in obs:
+            if ob.name in pools:
+                out[ob.name] = _pooled_entry(pools[ob.name], levels[ob.name], vals[ob.name], R, seed)
+                if engines and ob.time_dependent:
+                    out[ob.name]["engine"] = "; ".join(sorted(engines))
+                continue
             out[ob.name] = _aggregate(vals[ob.name], R)
             if notes.get(ob.name):
                 out[ob.name]["note"] = notes[ob.name]
@@ -603,6 +664,39 @@ class _Runner:
                 entry["law"] = _clean(tr.law)
             out[ob.name] = entry
         return out
+
+
+#: bootstrap replicates over realisations of a pooled quantile
+POOL_REPLICATES = 400
+
+
+def _pooled_entry(pool: "PooledDistribution", q: float, per_real: np.ndarray, R: int, seed: int,
+                  walkers: int | None = None) -> dict[str, Any]:
+    """The entry of a quantile over R realisations: the quantile of the pooled
+    distribution, its bootstrap error over realisations (and replicates for fits).
+    Falls back to the average of per-realisation quantiles, with a note, when the
+    pooled array would be too large."""
+    from .pooled import MAX_POOL
+    if not pool.fits():
+        entry = _aggregate(per_real, R)
+        entry["note"] = (f"the average of {R} per-realisation quantiles: the pooled distribution has too many "
+                         f"distinct values (more than {MAX_POOL:.0e} entries over realisations and points)")
+        return entry
+    val = pool.quantile(q)
+    reps = pool.replicates(q, POOL_REPLICATES, seed)
+    with np.errstate(invalid="ignore"):
+        se = np.nanstd(reps, axis=0, ddof=1) if np.isfinite(reps).any() else np.full(val.shape, np.nan)
+    entry: dict[str, Any] = {"value": [None if not np.isfinite(x) else float(x) for x in val],
+                             "stderr": [None if not np.isfinite(x) else float(x) for x in se],
+                             "realizations": R, "pooled": True, "_replicates": reps}
+    n_at = pool.realizations_at()
+    if np.any(n_at < R):
+        entry["finite_fraction"] = (n_at / R).tolist()
+    if walkers is not None:
+        entry["_walker_se"] = pool.walker_se(q, walkers)
+    entry["note"] = (f"quantile of the pooled distribution over {R} realisations (each weighs 1/{R}); "
+                             "stderr: bootstrap over realisations")
+    return entry
 
 
 def _aggregate(v: np.ndarray, R: int) -> dict[str, Any]:
@@ -651,6 +745,12 @@ class _Evaluator:
             self._stationary = exact.stationary(self.cm.generator, self.cm.init)
         return self._stationary
 
+    def distribution(self, ob: Observable, times: np.ndarray | None):
+        """(node values, P rows, level) of a quantile observable: P(t) at ``times`` or the
+        stationary law."""
+        P = self.transient(times).P if times is not None else self.stationary().pi[None, :]
+        return attribute_values(self.cm, ob.expr), P, quantile_level(self.cm, ob)
+
     def value(self, ob: Observable, times: np.ndarray | None) -> tuple[np.ndarray, str | None]:
         """Values at ``times`` (or the stationary / no-axis value when times is None)."""
         from .solvers import exact
@@ -672,9 +772,7 @@ class _Evaluator:
             values = attribute_values(cm, ob.expr)
             if k == "mean":
                 return exact.expect(P, values), note
-            q = 0.5 if k == "median" else numeric(to_sympy(ob.q, Scope({kk: _sym(v) for kk, v in cm.params.items()},
-                                                                        lets=cm.model.lets)))
-            return exact.quantile(P, values, q), note
+            return exact.quantile(P, values, quantile_level(cm, ob)), note
         if k == "msd":
             coords = [cm.nodes.attrs[c] for c in ob.coords]
             if times is None:
@@ -705,6 +803,13 @@ class _Evaluator:
         # visited(): the expected number of distinct nodes has no linear-algebra formula here
         return np.full(n_out, np.nan), ("no exact method for visited() (the expected number of "
                                         "distinct nodes visited); use theory or simulation")
+
+
+def quantile_level(cm: CompiledModel, ob: Observable) -> float:
+    """The level q of a ``median`` (0.5) or ``quantile(q, ...)`` observable."""
+    if ob.kind == "median":
+        return 0.5
+    return float(numeric(to_sympy(ob.q, Scope({k: _sym(v) for k, v in cm.params.items()}, lets=cm.model.lets))))
 
 
 def _sym(v: float):

@@ -30,6 +30,7 @@ import numpy as np
 
 from .compiler import attribute_values, resolve_set
 from .expr import Scope, numeric, to_sympy
+from .pooled import PooledDistribution
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Prediction
@@ -65,9 +66,21 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
     censored = {ob.name: np.zeros(K, dtype=bool) for ob in obs}
     # a power-law fit of one realisation's curve needs the walkers' error of the exponent:
     # bootstrap replicates over walker chunks (several realisations: over realisations)
-    B = BOOT_REPLICATES if (pred.options.get("fit") == "powerlaw" and on_time and R == 1) else 0
+    B = BOOT_REPLICATES if (pred.options.get("fit") == "powerlaw" and (on_time or over_param) and R == 1) else 0
     reps: dict[str, np.ndarray] = {}
+
+    def keep_rep(name, rep, col):
+        """Replicates along the time axis, or column ``col`` of a parameter sweep (the
+        last sampled time, t_max; the sweep's points are independent simulations)."""
+        rep = np.asarray(rep, float)
+        if not over_param:
+            reps[name] = rep
+        else:
+            reps.setdefault(name, np.full((B, K), np.nan))[:, col] = rep[:, -1] if rep.ndim == 2 else rep
     n_tail = {ob.name: 0 for ob in obs}
+    # quantiles over realisations: of the pooled walkers (semdsl.pooled)
+    pools = {ob.name: PooledDistribution(R, K) for ob in obs if R > 1 and ob.kind in ("median", "quantile")}
+    levels: dict[str, float] = {}
     points = axis_vals if over_param else [None]
     for r in range(R):
         for k, v in enumerate(points):
@@ -80,7 +93,10 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                 t_max = float(opt.get("t_max", times.max()))
             else:
                 t_max = float(opt["t_max"]) if "t_max" in opt else _horizon(cm, W, obs, R * len(points))
-                times = np.array([t_max])
+                # first passages alone: a walker stops at its passage (a sample at t_max
+                # would walk it on to t_max for nothing)
+                fp_only = all(ob.kind == "first_passage" for ob in obs)
+                times = np.array([0.0 if fp_only else t_max])
             values, targets, coords, quant = [], {}, None, []
             need_visited = False
             for ob in obs:
@@ -110,7 +126,7 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                                seed=int(sub_seed.generate_state(1, np.uint64)[0]),
                                targets=targets or None, coords=coords, track_visited=need_visited,
                                observables=values or None, quantiles=quant or None, t_max=t_max,
-                               histogram=False, replicates=B)
+                               histogram=bool(pools), replicates=B)
             vi = 0
             for ob in obs:
                 name = ob.name
@@ -121,7 +137,7 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                     if ob.kind in ("mean", "prob"):
                         m, s = sim.obs_mean[idx], sim.obs_stderr[idx]
                         if B and "obs" in sim.replicates:
-                            reps[name] = sim.replicates["obs"][:, idx, :]
+                            keep_rep(name, sim.replicates["obs"][:, idx, :], k)
                         vals_ = values[idx]
                         # W walkers resolve a mean only to (range)/W: a zero sample spread
                         # (no walker there yet) is not a zero error
@@ -130,21 +146,27 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                         qi = [j for j, (o, _) in enumerate(quant) if o == idx][0]
                         m = sim.quantiles[qi]
                         if B and "quantiles" in sim.replicates:
-                            reps[name] = sim.replicates["quantiles"][:, qi, :]
+                            keep_rep(name, sim.replicates["quantiles"][:, qi, :], k)
                         # distribution-free (order-statistic) error; an observable with few
                         # values resolves a quantile only to its gaps, as a mean to range / W
                         s = np.maximum(sim.quantile_stderr[qi], _atom_gap(values[idx], m))
+                        if name in pools:
+                            levels[name] = quant[qi][1]
+                            if sim.counts is None:
+                                del pools[name]      # too large to histogram: per-realisation average
+                            else:
+                                pools[name].add(r, values[idx], sim.counts, None if not over_param else [k])
                     _put(est[name], se[name], r, col, m, s, on_time, over_param)
                     if not on_time:
                         notes[name] = f"simulated value at t = {t_max:g} (t_max), as an estimate of the stationary value"
                 elif ob.kind == "msd":
                     _put(est[name], se[name], r, col, sim.msd_mean, sim.msd_stderr, on_time, over_param)
                     if B and "msd" in sim.replicates:
-                        reps[name] = sim.replicates["msd"]
+                        keep_rep(name, sim.replicates["msd"], k)
                 elif ob.kind == "visited":
                     _put(est[name], se[name], r, col, sim.visited_mean, sim.visited_stderr, on_time, over_param)
                     if B and "visited" in sim.replicates:
-                        reps[name] = sim.replicates["visited"]
+                        keep_rep(name, sim.replicates["visited"], k)
                 elif ob.kind == "first_passage" and name not in targets:
                     notes[name] = "the target cannot be reached from init in some realisations (null there)"
                 elif ob.kind == "first_passage":
@@ -159,6 +181,8 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                         if hit.all():
                             est[name][r, col] = fpt.mean()
                             se[name][r, col] = fpt.std(ddof=1) / math.sqrt(W) if W > 1 else np.nan
+                            if B:   # bootstrap over walkers: resampled means
+                                keep_rep(name, _resampled_means(fpt, B, sub_seed), k)
                         else:
                             m_, s_, why = censored_mean(fpt, t_max, seed=int(sub_seed.generate_state(2)[1]))
                             if m_ is not None:
@@ -200,6 +224,13 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
         if R > 1:
             entry["realizations"] = R
             entry["_samples"] = v
+        if name in pools:
+            from .runner import _pooled_entry
+            pooled = _pooled_entry(pools[name], levels[name], v, R, seed, walkers=W)
+            if pooled.get("pooled"):
+                entry = dict(pooled, walkers=W)
+                entry["note"] = (f"quantile of the {R * W} walkers pooled over {R} realisations; stderr: "
+                                 "bootstrap over realisations")
         if np.any(~fin) and ob.kind == "first_passage" and not on_time:
             reach = np.where(censored[name], np.nan, n_fin / R)
             entry["finite_fraction"] = [None if not np.isfinite(x) else float(x) for x in reach]
@@ -208,16 +239,31 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
                            "remaining time is the exponential tail fitted to the late arrivals "
                            "(quasi-stationary decay; see simrun.censored_mean)")
         if notes.get(name):
-            entry["note"] = notes[name]
+            entry["note"] = notes[name] + ("; " + entry["note"] if entry.get("pooled") else "")
         if name in samples:
             entry["_fpt"] = np.concatenate(samples[name])
         if name in reps:
-            entry["_replicates"] = reps[name]
+            rp = reps[name]
+            gap = ~np.isfinite(rp).all(axis=0) & np.isfinite(mean) & np.isfinite(stderr)
+            if gap.any():
+                # points without walker replicates (a censored mean with its fitted tail):
+                # normal draws with the point's standard error
+                rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xB1, len(name))))
+                rp = rp.copy()
+                rp[:, gap] = mean[gap] + stderr[gap] * rng.standard_normal((rp.shape[0], int(gap.sum())))
+            entry["_replicates"] = rp
         if ob.kind == "prob" or (ob.kind == "first_passage" and on_time):
             # a fraction of walkers: compared with exact by a binomial test (see agreement)
             entry["_binomial"] = W * R
         out[name] = entry
     return out
+
+
+def _resampled_means(x: np.ndarray, B: int, seed_seq) -> np.ndarray:
+    """(B,) means of ``x`` resampled with replacement (multinomial weights)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed_seq.entropy, spawn_key=seed_seq.spawn_key + (0xB0,)))
+    w = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=B)
+    return (w @ x) / x.size
 
 
 #: largest share of a simulated mean first-passage time taken from the fitted tail

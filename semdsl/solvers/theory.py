@@ -475,6 +475,189 @@ def _birth_death(model, cm, ob, axis_name, axis) -> TheoryResult:
     return TheoryResult(values, note, law)
 
 
+# ====================================================================== exploration
+#: shortest route (nodes) whose integer length is a smooth function of a parameter to
+#: within 1/(2*8) ~ 6%: shorter routes are left out of the route-length exponent
+ROUTE_MIN = 8
+#: a power law holds where the local exponent stays within this fraction of its value
+LAW_TOLERANCE = 0.05
+
+
+def _route_time(l: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Mean time to cross a chain of ``l`` nodes entered at one end (reflecting) and left
+    from the other at rate ``a``; hops forward at ``a``, back at ``b``:
+    ``sum_{k<l} (1/a) sum_{j<=k} rho^j``, rho = b/a."""
+    l = np.asarray(l, float)
+    rho = b / a
+    if abs(rho - 1.0) < 1e-12:
+        return l * (l + 1) / (2 * a)
+    return (l - rho * (1 - rho ** l) / (1 - rho)) / ((1 - rho) * a)
+
+
+def _staircase(c: CompiledModel):
+    """Levels of equal ``F``, each a chain from the node it is entered at to the node it
+    is left from, crossed in a fixed order.  Returns (level of each node, route length of
+    each level, next level of each level (-1 at the bottom), start level, a, b)."""
+    if "F" not in c.nodes.attrs:
+        raise NotApplicable("the landscape's nodes have no fallibility F to order levels by")
+    F = np.asarray(c.nodes.attrs["F"], float)
+    Q = c.generator.tocoo()
+    off = (Q.row != Q.col) & (Q.data > 0)
+    i, j, r = Q.row[off], Q.col[off], Q.data[off]
+    if np.any(F[j] > F[i]):
+        raise NotApplicable("some hops climb in F (barriers: see the trap model)")
+    levels, lev = np.unique(-F, return_inverse=True)           # level 0 = highest F
+    L = levels.size
+    down = F[j] < F[i]
+    # each level is left through one hop, from one node, into the entry of the next level
+    if np.bincount(lev[i[down]], minlength=L)[:-1].min(initial=1) != 1 and L > 1:
+        raise NotApplicable("a level is left through more than one hop")
+    start = np.flatnonzero(c.init > 0)
+    if start.size != 1:
+        raise NotApplicable("the walk does not start from a single node")
+    entries = np.concatenate([start, j[down]])
+    exits = i[down]
+    nxt = np.full(L, -1)
+    nxt[lev[i[down]]] = lev[j[down]]
+    n_entry = np.bincount(lev[entries], minlength=L)
+    if n_entry.max() > 1:
+        raise NotApplicable("a level is entered at more than one node")
+    # positions along each chain: hops from the level's entry over barrier-free edges
+    flat = ~down
+    G = sps.csr_matrix((np.ones(int(flat.sum())), (i[flat], j[flat])), shape=(c.n, c.n))
+    pos = csgraph.dijkstra(G, directed=False, unweighted=True, indices=entries, min_only=True)
+    if not np.all(np.isfinite(pos)):
+        raise NotApplicable("part of the landscape is not reachable within its level from the level's entry")
+    pos = pos.astype(np.int64)
+    size = np.bincount(lev, minlength=L)
+    # a chain: positions 0..size-1 each once per level, hops between neighbours only
+    key = lev * (c.n + 1) + pos
+    if np.unique(key).size != c.n or np.any(pos >= size[lev]):
+        raise NotApplicable("a level's sub-graph is not a chain from its entry (branches or loops)")
+    if np.any(pos[exits] != size[lev[exits]] - 1):
+        raise NotApplicable("a level is not left from the far end of its chain")
+    step = pos[j[flat]] - pos[i[flat]]
+    if np.any(np.abs(step) != 1):
+        raise NotApplicable("a level's sub-graph is not a chain from its entry (branches or loops)")
+    fwd = np.concatenate([r[flat][step == 1], r[down]])
+    bwd = r[flat][step == -1]
+    a = float(fwd[0])
+    b = float(bwd[0]) if bwd.size else 0.0
+    if not np.allclose(fwd, a, rtol=1e-9, atol=0) or (bwd.size and not np.allclose(bwd, b, rtol=1e-9, atol=0)):
+        raise NotApplicable("hop rates vary along the chains (no single traversal rate)")
+    if bwd.size and bwd.size != int(np.maximum(size - 1, 0).sum()):
+        raise NotApplicable("some hops along a chain have no way back and others do")
+    if b > a * (1 + 1e-12):
+        raise NotApplicable("the chains drift away from their exits (backward rate above forward)")
+    return lev, size, nxt, int(lev[start[0]]), a, b
+
+
+def _local_exponents(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.gradient(np.log(y), np.log(x)) if x.size > 1 else np.full(x.size, np.nan)
+
+
+def _plateau(x: np.ndarray, e: np.ndarray, ok: np.ndarray) -> tuple[float, list[float]] | None:
+    """The power law's exponent and range along a sweep: the end of the axis where the
+    local exponent changes least, and the contiguous points from there whose local
+    exponent stays within LAW_TOLERANCE of it."""
+    idx = np.flatnonzero(ok & np.isfinite(e))
+    if idx.size < 3:
+        return None
+    ends = [idx[:3], idx[-3:]]
+    flat = [float(np.ptp(e[s])) for s in ends]
+    first = flat[0] <= flat[1]
+    ref = float(e[idx[0]] if first else e[idx[-1]])
+    good = ok & (np.abs(e - ref) <= LAW_TOLERANCE * max(abs(ref), 1e-12))
+    run = idx if first else idx[::-1]
+    keep = []
+    for k in run:
+        if not good[k]:
+            break
+        keep.append(int(k))
+    if len(keep) < 3:
+        return None
+    return ref, [float(x[min(keep)]), float(x[max(keep)])]
+
+
+def _exploration(model, cm, ob, axis_name, axis) -> TheoryResult:
+    """Scaling laws from exploring flat sub-graphs (PHYSICS.md, "Scaling laws"), for the
+    mean first passage to a set of levels over a parameter sweep."""
+    if axis_name == "t":
+        raise NotApplicable("the exploration laws are for the mean first passage over a parameter sweep")
+    cms = _compiled_points(model, cm, axis_name, axis)
+    vals, routes, rates, backs = [], [], [], []
+    for c in cms:
+        lev, size, nxt, at, a, b = _staircase(c)
+        ids = _set_ids(c, ob.sets[0])
+        if ids.size == 0:
+            raise NotApplicable("the target set is empty")
+        tl = np.unique(lev[ids])
+        if np.bincount(lev[ids], minlength=size.size)[tl].tolist() != size[tl].tolist():
+            raise NotApplicable("the target holds part of a level (its first passage is not a count of levels)")
+        crossed = []
+        seen = 0
+        while at >= 0 and at not in set(tl.tolist()) and seen <= size.size:
+            crossed.append(at)
+            at = int(nxt[at])
+            seen += 1
+        if at < 0 or seen > size.size:
+            vals.append(None)            # the target is never reached: no mean
+            routes.append(np.nan)
+        else:
+            ls = size[np.array(crossed, dtype=np.int64)] if crossed else np.zeros(0, np.int64)
+            vals.append(float(_route_time(ls, a, b).sum()))
+            routes.append(float(ls.mean()) if ls.size else np.nan)
+        rates.append(a)
+        backs.append(b)
+    rho = backs[0] / rates[0] if rates[0] > 0 else 0.0
+    d_w = 2.0 if abs(rho - 1) < 1e-9 else 1.0
+    law: dict[str, Any] = {"kind": "exploration", "quantity": "first_passage", "d_w": d_w, "tolerance": LAW_TOLERANCE,
+                           "alpha": 1.0 / d_w, "mu": 1.0, "route_length": routes, "traversal_rate": rates}
+    note = ("exploration of flat sub-graphs (PHYSICS.md, scaling laws without barriers): the landscape is a "
+            "staircase of levels of equal F, each a chain from where it is entered to its exit; the mean time "
+            "to cross a chain of l nodes with forward rate a and backward rate b = rho a is "
+            "sum_{k<l} (1/a) sum_{j<=k} rho^j (l/a ballistic, l(l+1)/(2a) diffusive), summed over the levels "
+            f"crossed before the target; walk dimension d_w = {d_w:g} (alpha = {1 / d_w:g}, "
+            + ("unbiased: diffusive" if d_w == 2 else "forward drift: ballistic") + ")")
+    if axis_name is not None and axis is not None and axis.size >= 3:
+        x = np.asarray(axis, float)
+        y = np.array([np.nan if v is None else v for v in vals], float)
+        lr = np.asarray(routes, float)
+        ar = np.asarray(rates, float)
+        if np.ptp(lr[np.isfinite(lr)]) > 0 if np.isfinite(lr).any() else False:
+            ok = np.isfinite(lr) & (lr >= ROUTE_MIN) & np.isfinite(y) & (x > 0)
+            if ok.sum() < 3:
+                raise NotApplicable(f"fewer than 3 points with routes of at least {ROUTE_MIN} nodes")
+            # route length l ~ x^(-1/d_f): read from the compiled landscapes, least squares
+            # over the routes long enough for their rounding to an integer not to matter
+            s_l = _loglog_slope(x[ok], lr[ok])
+            if s_l is None or s_l >= 0:
+                raise NotApplicable(f"the route length to an exit does not fall as a power of {axis_name}")
+            valid = [float(x[ok].min()), float(x[ok].max())]
+            d_f = -1.0 / s_l
+            law.update(exponent=d_w * s_l, d_f=d_f, valid=valid, axis=axis_name,
+                       form=f"t ~ {axis_name}^(-1/(d_f alpha)) = {axis_name}^{_g(d_w * s_l)}")
+            note += (f"; the route to an exit shrinks as l ~ {axis_name}^{_g(s_l)} in the compiled landscapes, "
+                     f"i.e. d_f = {_g(d_f)} in l ~ {axis_name}^(-1/d_f), so the time (and F, which falls as "
+                     f"1/S) scales as {axis_name}^(-1/(d_f alpha)) = {axis_name}^{_g(d_w * s_l)} for "
+                     f"{axis_name} in {_g(valid[0])}..{_g(valid[1])} (routes of at least {ROUTE_MIN} nodes, so "
+                     f"that rounding a length to an integer moves it by at most 1/{2 * ROUTE_MIN})")
+        elif np.ptp(ar) > 0:
+            # the parameter sets the traversal rate only: every time scales as 1/a
+            e = -_local_exponents(x, ar)
+            got = _plateau(x, e, np.isfinite(y) & (x > 0))
+            if got is None:
+                raise NotApplicable(f"the traversal rate does not follow a power of {axis_name} over the sweep")
+            expo, valid = got
+            law.update(exponent=expo, valid=valid, axis=axis_name,
+                       form=f"t ~ 1/gamma({axis_name}) ~ {axis_name}^{_g(expo)}")
+            note += (f"; {axis_name} sets the traversal rate gamma alone, so every time scales as 1/gamma: "
+                     f"exponent {_g(expo)} for {axis_name} in {_g(valid[0])}..{_g(valid[1])} (local exponent "
+                     f"within {LAW_TOLERANCE:.0%}); without barriers the data exponent mu is 1 where gamma "
+                     f"grows as {axis_name}")
+    return TheoryResult(vals, note, law)
+
+
 # ====================================================================== trap model
 #: Euler inverse-Laplace parameters (Abate & Whitt 1995): discretisation error ~ e^-A
 _EULER_A, _EULER_N, _EULER_M = 18.4, 15, 11
@@ -1506,7 +1689,8 @@ _RECOGNISERS: dict[str, tuple[tuple[str, Callable[..., TheoryResult]], ...]] = {
     "quantile": (("two-state chain", _two_state), ("trap model", _trap)),
     "prob": (("two-state chain", _two_state), ("birth-death chain", _birth_death),
              ("lattice random walk", _lattice_walk), ("fractal random walk", _gasket_walk)),
-    "first_passage": (("two-state chain", _two_state), ("birth-death chain", _birth_death)),
+    "first_passage": (("two-state chain", _two_state), ("birth-death chain", _birth_death),
+                      ("exploration of flat chains", _exploration)),
     "msd": (("lattice random walk", _lattice_walk), ("fractal random walk", _gasket_walk)),
     "visited": (("lattice random walk", _lattice_walk), ("fractal random walk", _gasket_walk)),
     "largest_cluster": (("percolation", _percolation),),
