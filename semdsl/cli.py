@@ -32,10 +32,13 @@ EPILOG = """\
 examples:
   semdsl run models/two_state.sem
   semdsl run models/grokking.sem --set D=8000 --json -o results/
+  semdsl run models/two_state.sem --plot -o results/
+  semdsl plot results/results.json -o fig.svg
   semdsl solve models/two_state.sem --stationary --symbolic
   semdsl verify models/two_state.sem --walkers 20000
   semdsl percolate models/percolation.sem --over p=0.4:0.6:41 --sizes L=32,64,128
   semdsl measure models/gasket_walk.sem
+  semdsl results results/store.sqlite --export all.csv
   semdsl check models/grokking.sem
   semdsl compile models/grokking.sem --emit master
   semdsl compile models/grokking.sem --emit prism -o grokking.prism --set D=8000 --seed 3
@@ -105,6 +108,36 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also write DIR/results.json and one CSV per prediction")
     pr.add_argument("--method", action="append", choices=("exact", "theory", "simulation"), default=None,
                     help="only these methods (repeatable; default: those each predict asks for)")
+    pr.add_argument("--plot", action="store_true",
+                    help="also draw one PNG per prediction: into DIR with -o DIR (beside the CSVs, "
+                    "same names), else into MODEL_plots/ (needs matplotlib)")
+
+    pl = sub.add_parser("plot", help="draw the figures of a results JSON (run or percolate)",
+                        description="Draw the JSON of 'semdsl run --json' (or the results.json of "
+                        "'semdsl run -o DIR') or of 'semdsl percolate --json', without running anything. "
+                        "A run gives one figure per prediction, one panel per observable: over time, exact "
+                        "and theory as lines and simulation as points with standard-error bars; over a "
+                        "parameter, the same with threshold markers (theory's D_c, the simulated "
+                        "susceptibility peak, fit = threshold's x_c, a jump's bracket shaded); with fit = "
+                        "powerlaw, log-log axes with the fitted law and its exponent's 95% interval; "
+                        "without an axis, a bar per method. Percolation gives the curves per size, the "
+                        "pseudo-critical peaks and the crossing threshold with its interval.",
+                        epilog=textwrap.dedent("""\
+                            examples:
+                              semdsl run models/grokking.sem --json > grokking.json
+                              semdsl plot grokking.json -o grokking.png    # grokking-01_t_grok.png, ...
+                              semdsl percolate models/percolation.sem --over p=0.4:0.6:41 --sizes L=32,64,128 --json > perc.json
+                              semdsl plot perc.json -o perc.svg
+
+                            One figure is written to OUT itself; several (one per prediction) beside it,
+                            numbered and named like the CSVs of 'run -o DIR': -o fig.png gives
+                            fig-01_t_grok.png, fig-02_test_loss_grokked.png, ...
+                            """), formatter_class=argparse.RawDescriptionHelpFormatter)
+    pl.add_argument("results", metavar="RESULTS.json",
+                    help="a results JSON (run or percolate), or a directory holding results.json")
+    pl.add_argument("-o", "--output", metavar="OUT", default=None,
+                    help="the image: .png, .svg or .pdf (default: RESULTS with the suffix .png)")
+    pl.add_argument("--debug", action="store_true", help="show Python tracebacks")
 
     pv = sub.add_parser("verify", help="check exact, theory and simulation against each other",
                         description="Run every prediction with every method it supports and compare: "
@@ -182,6 +215,30 @@ def build_parser() -> argparse.ArgumentParser:
                     "(models of up to 12 nodes)")
     ps.add_argument("--latex", action="store_true", help="with --symbolic: LaTeX as well")
     ps.add_argument("--json", action="store_true", help="print JSON")
+
+    pq = sub.add_parser("results", help="list, inspect and export a results store",
+                        description="List what a results store (the SQLite file of 'semdsl run --store') "
+                        "holds: by default one line per run (model, model hash, seed, method, semdsl version, "
+                        "parameters) with its number of finished tasks, compute time and last finish time; "
+                        "--tasks lists the tasks themselves. --export writes every task with its result as "
+                        "JSON (a list of objects) or CSV (one row per task, the result as JSON text). The "
+                        "store is opened read-only.",
+                        epilog=textwrap.dedent("""\
+                            examples:
+                              semdsl results results/store.sqlite
+                              semdsl results results/store.sqlite --model grokking --method simulation --tasks
+                              semdsl results results/store.sqlite --json
+                              semdsl results results/store.sqlite --export all.csv
+                            """), formatter_class=argparse.RawDescriptionHelpFormatter)
+    pq.add_argument("store", metavar="STORE", help="the results store (an SQLite file)")
+    pq.add_argument("--model", metavar="NAME", default=None, help="only this model (its name)")
+    pq.add_argument("--method", metavar="M", default=None,
+                    help="only this method (exact, theory, simulation, ...)")
+    pq.add_argument("--tasks", action="store_true", help="list the tasks, not the runs")
+    pq.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pq.add_argument("--export", metavar="FILE", default=None,
+                    help="write the matching tasks with their results to FILE.json or FILE.csv")
+    pq.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return parser
 
 
@@ -276,6 +333,9 @@ def cmd_compile(args) -> int:
 def cmd_run(args) -> int:
     from . import load
     from .runner import run
+    if args.plot:  # before the run: a missing matplotlib is reported at once
+        from .plot import require_matplotlib
+        require_matplotlib()
     model = load(args.file)
     params = _assignments(args)
     progress = None
@@ -286,6 +346,10 @@ def cmd_run(args) -> int:
               allow_path=args.allow_path)
     if args.output:
         paths = res.write(args.output)
+        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    if args.plot:
+        from .plot import write_run_plots
+        paths = write_run_plots(json.loads(res.to_json()), args.output or f"{model.name}_plots")
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     if args.json:
         print(res.to_json(indent=2))
@@ -406,13 +470,75 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_plot(args) -> int:
+    from .plot import plot_file
+    results = Path(args.results)
+    out = args.output or str((results / "results" if results.is_dir() else results).with_suffix(".png"))
+    paths = plot_file(results, out)
+    print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 0
+
+
+def cmd_results(args) -> int:
+    from .errors import Diagnostic, ParameterError, Span
+    from .store import Store
+    filters = {"model": args.model, "method": args.method}
+    export = Path(args.export) if args.export else None
+    if export is not None and export.suffix.lower() not in (".json", ".csv"):
+        raise ParameterError([Diagnostic(Span("--export", 0, 0, 0, 0),
+                                         f"cannot export to '{export}': unknown format '{export.suffix}'",
+                                         "name the file .json or .csv")])
+    with Store(args.store, readonly=True) as store:
+        if export is not None:
+            try:
+                n = (store.export_csv if export.suffix.lower() == ".csv" else store.export_json)(export, **filters)
+            except OSError as exc:
+                raise ParameterError([Diagnostic(Span(str(export), 0, 0, 0, 0),
+                                                 f"cannot write the export: {exc.strerror or exc}",
+                                                 "check that the directory is writable")]) from None
+            print(f"wrote {n} task{'s' * (n != 1)} to {export}", file=sys.stderr)
+            return 0
+        rows = store.tasks(**filters) if args.tasks else store.runs(**filters)
+        total = len(store)
+    if args.json:
+        for r in rows:
+            r["params"] = json.loads(r["params"])
+        print(json.dumps(rows, indent=2, allow_nan=False))
+        return 0
+    what = "tasks" if args.tasks else "runs"
+    shown = [f"{k} {v}" for k, v in filters.items() if v is not None]
+    print(f"{args.store}: {total} task{'s' * (total != 1)} stored; {len(rows)} {what}"
+          + (f" of {', '.join(shown)}" if shown else ""))
+    if not rows:
+        return 0
+
+    def secs(v) -> str:
+        return "" if v is None else f"{v:.3g}"
+
+    if args.tasks:
+        head = ("model", "hash", "seed", "method", "version", "task", "seconds", "finished", "params")
+        body = [(r["model"], r["model_hash"][:12], str(r["seed"]), r["method"], r["version"], r["task"],
+                 secs(r["seconds"]), r["finished"], r["params"]) for r in rows]
+    else:
+        head = ("model", "hash", "seed", "method", "version", "tasks", "seconds", "finished", "params")
+        body = [(r["model"], r["model_hash"][:12], str(r["seed"]), r["method"], r["version"], str(r["tasks"]),
+                 secs(r["seconds"]), r["last"], r["params"]) for r in rows]
+    width = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head[:-1])]
+    right = {"seed", "tasks", "seconds"}
+    for line in [head, *body]:
+        cells = [c.rjust(w) if h in right else c.ljust(w) for c, w, h in zip(line, width, head)]
+        print("  ".join(cells + [line[-1]]).rstrip())
+    return 0
+
+
 def cmd_solve(args) -> int:
     from .solve import solve_command
     return solve_command(args)
 
 
 COMMANDS = {"check": cmd_check, "compile": cmd_compile, "run": cmd_run, "solve": cmd_solve,
-            "verify": cmd_verify, "percolate": cmd_percolate, "measure": cmd_measure}
+            "verify": cmd_verify, "percolate": cmd_percolate, "measure": cmd_measure, "plot": cmd_plot,
+            "results": cmd_results}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
