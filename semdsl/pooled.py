@@ -44,18 +44,30 @@ class PooledDistribution:
         self.parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self._stack = None
 
-    def add(self, r: int, values, P, cols=None) -> None:
-        """Record one realisation's rows."""
+    @staticmethod
+    def reduce(values, P) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One realisation's rows as (distinct values, normalised weights of each row over
+        them, rows that carry probability) -- what a task sends back."""
         v = np.asarray(values, float).ravel()
         P = np.atleast_2d(np.asarray(P, float))
-        cols = np.arange(self.K) if cols is None else np.atleast_1d(np.asarray(cols, int))
         u, inv = np.unique(v, return_inverse=True)
         ind = sp.csr_matrix((np.ones(v.size), (np.arange(v.size), inv)), shape=(v.size, u.size))
         w = np.asarray((ind.T @ np.maximum(P, 0.0).T).T)           # (rows, distinct values)
         tot = w.sum(axis=1, keepdims=True)
         keep = tot[:, 0] > 0
         w = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 0.0)
-        self.parts.append((int(r), cols[keep], u, w[keep]))
+        return u, w[keep], keep
+
+    def add(self, r: int, values, P, cols=None) -> None:
+        """Record realisation ``r``'s rows ``P`` (over nodes with ``values``) at the axis
+        points ``cols`` (all points when None)."""
+        self.add_reduced(r, *self.reduce(values, P), cols)
+
+    def add_reduced(self, r: int, u, w, keep, cols=None) -> None:
+        """Record the output of :meth:`reduce`."""
+        cols = np.arange(self.K) if cols is None else np.atleast_1d(np.asarray(cols, int))
+        keep = np.asarray(keep, bool)
+        self.parts.append((int(r), cols[keep], np.asarray(u, float), np.asarray(w, float)))
         self._stack = None
 
     def fits(self) -> bool:

@@ -41,6 +41,7 @@ import dataclasses
 import io
 import json
 import math
+import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -55,6 +56,7 @@ from .errors import SemdslError
 from .expr import numeric, params_used, to_sympy, Scope
 from .model import Model, Observable, Prediction
 from .pooled import PooledDistribution
+from .progress import Reporter
 
 DEFAULT_POINTS = 50
 
@@ -96,6 +98,9 @@ class Results:
     params: dict[str, float]
     predictions: list[PredictionResult]
     version: str = __version__
+    #: tasks computed and read from a results store (not part of the JSON: a resumed
+    #: run's numbers are the same as a fresh one's)
+    tasks: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "file": self.file, "model_hash": self.model_hash,
@@ -418,14 +423,18 @@ def _prediction_csv(p: PredictionResult) -> str:
 # ------------------------------------------------------------------ evaluation
 class _Runner:
     def __init__(self, model: Model, params: Mapping[str, Any], seed: int,
-                 methods: Iterable[str] | None, progress: Callable[[str], None] | None,
+                 methods: Iterable[str] | None, progress: "Reporter | bool | None" = None,
                  limits: Mapping[str, Any] | None = None):
         self.model = model
         self.params = resolve_params(model, params)      # checks names and ranges once
         self.overrides = dict(params)
         self.seed = int(seed)
         self.only = set(methods) if methods else None
-        self.progress = progress
+        self.reporter = progress if isinstance(progress, Reporter) else Reporter(enabled=bool(progress))
+        self.store = None            # semdsl.store.Store: finished tasks, read instead of recomputed
+        self.executor = None         # semdsl.execute.DaskExecutor, or None to run tasks here
+        self.tasks_run = 0
+        self.tasks_reused = 0
         self._cache: dict[tuple, CompiledModel] = {}
         self._structures: dict = {}   # families and edges per structural parameter values
         self.sources = {model.file: model.source}
@@ -493,32 +502,25 @@ class _Runner:
         axis = None
         if a is not None and a.kind != "stationary":
             axis = {"name": a.var, "values": axis_vals.tolist(), "log": bool(a.log)}
-        opt = {}
-        for k, v in pred.options.items():
-            opt[k] = v if k == "fit" else self.num(v, self.params)
-        seed = int(opt.get("seed", self.seed))
-        R = int(opt.get("realizations", 1))
+        seed, R, opt = self.options(pred)
+        asked_R = int(self.num(pred.options["realizations"], self.params)) if "realizations" in pred.options else 1
         if self.max_realizations is not None:
-            R = min(R, self.max_realizations)
+            asked_R = min(asked_R, self.max_realizations)
         text = _statement_text(m, pred)
         res = PredictionResult(names, axis, {}, pred.span.line if pred.span else 0, text)
-        if not m.has_randomness and R > 1:
-            res.notes.append(f"the model has no random parts: {R} realizations are identical; one was used")
-            R = 1
+        if not m.has_randomness and asked_R > 1:
+            res.notes.append(f"the model has no random parts: {asked_R} realizations are identical; one was used")
+        pred_index = next(i for i, p in enumerate(m.predictions) if p is pred)
         asked = ("exact", "theory", "simulation") if self.every_method else pred.methods
         methods = [x for x in asked if self.only is None or x in self.only]
         for method in methods:
-            if self.progress:
-                self.progress(f"line {res.line}: {method}")
             if method == "exact":
-                res.methods["exact"] = self.exact(pred, axis_vals, R, seed)
+                res.methods["exact"] = self.exact(pred, axis_vals, R, seed, pred_index)
             elif method == "theory":
                 res.methods["theory"] = self.theory(pred, axis_vals, seed)
             else:
                 from .simrun import simulate_prediction
-                if self.walkers is not None:
-                    opt["walkers"] = self.walkers
-                res.methods["simulation"] = simulate_prediction(self, pred, axis_vals, R, seed, opt)
+                res.methods["simulation"] = simulate_prediction(self, pred, axis_vals, R, seed, opt, pred_index)
         if "simulation" in res.methods and len(res.methods) > 1:
             from .simrun import agreement
             res.agreement = agreement(res.methods)
@@ -589,46 +591,41 @@ class _Runner:
         sw["refined"] = [float(lo), float(hi)]
 
     # ---- exact
-    def exact(self, pred: Prediction, axis_vals, R: int, seed: int) -> dict[str, dict]:
+    def exact(self, pred: Prediction, axis_vals, R: int, seed: int,
+              pred_index: int | None = None) -> dict[str, dict]:
+        """Exact values: one task per (realisation, axis point of a parameter sweep), run
+        through the executor and the results store when ``pred_index`` is given (points
+        off the statement's axis, as bisection asks for, are computed here directly)."""
         a = pred.axis
         obs = pred.observables
         over_param = a is not None and a.kind in ("over", "at") and not a.is_time
-        points = axis_vals if over_param else None
         K = len(axis_vals) if axis_vals is not None else 1
+        items = [(r, k) for r in range(R) for k in (range(K) if over_param else [0])]
+        if pred_index is None:
+            pieces = [self.exact_piece(pred, axis_vals, r, k, seed, R) for r, k in items]
+        else:
+            pieces = self.map_tasks("exact", pred_index, pred, items)
         vals = {ob.name: np.full((R, K), np.nan) for ob in obs}
         notes: dict[str, str] = {}
         engines: set[str] = set()
         # quantiles over realisations: of the pooled distribution (semdsl.pooled)
         pools = {ob.name: PooledDistribution(R, K) for ob in obs if R > 1 and ob.kind in ("median", "quantile")}
         levels: dict[str, float] = {}
-        for r in range(R):
-            if over_param:
-                for k, v in enumerate(points):
-                    params = dict(self.params)
-                    params[a.var] = float(v)
-                    cm = self.compiled(params, r, seed)
-                    ev = _Evaluator(cm)
-                    for ob in obs:
-                        x, note = ev.value(ob, None)
-                        vals[ob.name][r, k] = x[0]
-                        if note:
-                            notes[ob.name] = note
-                        if ob.name in pools:
-                            f, P, levels[ob.name] = ev.distribution(ob, None)
-                            pools[ob.name].add(r, f, P, [k])
-            else:
-                cm = self.compiled(dict(self.params), r, seed)
-                ev = _Evaluator(cm)
-                times = axis_vals if (a is not None and a.is_time and a.kind != "stationary") else None
-                for ob in obs:
-                    x, note = ev.value(ob, times)
+        for (r, k), piece in zip(items, pieces):
+            engines.update(piece["engines"])
+            for ob in obs:
+                d = piece["obs"][ob.name]
+                x = np.asarray(d["value"], float)
+                if over_param:
+                    vals[ob.name][r, k] = x[0]
+                else:
                     vals[ob.name][r, :] = x
-                    if note:
-                        notes[ob.name] = note
-                    if ob.name in pools:
-                        f, P, levels[ob.name] = ev.distribution(ob, times)
-                        pools[ob.name].add(r, f, P)
-                engines.update(ev.engines)
+                if d.get("note"):
+                    notes[ob.name] = d["note"]
+                if ob.name in pools:
+                    pl = d["pool"]
+                    levels[ob.name] = float(pl["q"])
+                    pools[ob.name].add_reduced(r, pl["u"], pl["w"], pl["keep"], [k] if over_param else None)
         out: dict[str, dict] = {}
         for ob in obs:
             if ob.name in pools:
@@ -644,6 +641,123 @@ class _Runner:
             if engines and ob.time_dependent:
                 out[ob.name]["engine"] = "; ".join(sorted(engines))
         return out
+
+    def exact_piece(self, pred: Prediction, axis_vals, r: int, k: int, seed: int, R: int) -> dict:
+        """One exact task: realisation ``r`` (at axis point ``k`` of a parameter sweep).
+        Plain numbers and arrays only (the results store keeps them as JSON)."""
+        a = pred.axis
+        over_param = a is not None and a.kind in ("over", "at") and not a.is_time
+        params = dict(self.params)
+        if over_param:
+            params[a.var] = float(axis_vals[k])
+            times = None
+        else:
+            times = axis_vals if (a is not None and a.is_time and a.kind != "stationary") else None
+        cm = self.compiled(params, r, seed)
+        ev = _Evaluator(cm)
+        per: dict[str, dict] = {}
+        for ob in pred.observables:
+            x, note = ev.value(ob, times)
+            d: dict[str, Any] = {"value": np.asarray(x, float), "note": note}
+            if R > 1 and ob.kind in ("median", "quantile"):
+                f, P, q = ev.distribution(ob, times)
+                u, w, keep = PooledDistribution.reduce(f, P)
+                d["pool"] = {"u": u, "w": w, "keep": keep, "q": float(q)}
+            per[ob.name] = d
+        # a sweep's engines are not reported (one per point), as before
+        return {"obs": per, "engines": [] if over_param else sorted(ev.engines)}
+
+    # ---- tasks: the store, the executor, progress
+    def piece(self, method: str, pred_index: int, r: int, k: int) -> dict:
+        """Compute one task of prediction ``pred_index`` (what a worker runs)."""
+        pred = self.model.predictions[pred_index]
+        axis_vals = self.axis_values(pred)
+        seed, R, opt = self.options(pred)
+        if method == "exact":
+            return self.exact_piece(pred, axis_vals, r, k, seed, R)
+        from .simrun import simulate_piece
+        return simulate_piece(self, pred, axis_vals, r, k, seed, opt, R)
+
+    def options(self, pred: Prediction) -> tuple[int, int, dict]:
+        """(seed, realisations, options) of a prediction, with run-wide overrides."""
+        opt: dict[str, Any] = {}
+        for k, v in pred.options.items():
+            opt[k] = v if k == "fit" else self.num(v, self.params)
+        seed = int(opt.get("seed", self.seed))
+        R = int(opt.get("realizations", 1))
+        if self.max_realizations is not None:
+            R = min(R, self.max_realizations)
+        if not self.model.has_randomness and R > 1:
+            R = 1
+        if self.walkers is not None:
+            opt["walkers"] = self.walkers
+        return seed, R, opt
+
+    def _extras(self) -> dict:
+        return {"walkers": self.walkers, "max_realizations": self.max_realizations,
+                "every_method": self.every_method}
+
+    def task_key(self, method: str, pred: Prediction, r: int, k: int):
+        from .store import TaskKey, canonical_params
+        import hashlib
+        axis = self.axis_values(pred)
+        seed, R, opt = self.options(pred)
+        ident = json.dumps([_statement_text(self.model, pred), None if axis is None else [repr(float(x)) for x in axis],
+                            sorted((kk, repr(vv)) for kk, vv in opt.items()), R, self._extras()], sort_keys=True)
+        digest = hashlib.sha1(ident.encode()).hexdigest()[:12]
+        line = pred.span.line if pred.span else 0
+        return TaskKey(self.model.hash, self.model.name, canonical_params(self.params), self.seed, method,
+                       code_version(), f"line={line} stmt={digest} r={r} k={k}")
+
+    def map_tasks(self, method: str, pred_index: int, pred: Prediction, items: list[tuple[int, int]]) -> list:
+        """Results of the tasks ``items`` (realisation, point) in order: read from the
+        store when finished before, else computed (here or on the executor's workers)
+        and stored as each finishes."""
+        n = len(items)
+        results: list = [None] * n
+        keys = None
+        if self.store is not None:
+            keys = [self.task_key(method, pred, r, k) for r, k in items]
+            got = self.store.get_many(keys)
+            for i, key in enumerate(keys):
+                if key in got:
+                    results[i] = got[key]
+        todo = [i for i in range(n) if results[i] is None]
+        line = pred.span.line if pred.span else 0
+        reused = n - len(todo)
+        desc = f"line {line}: {method}" + (f" ({reused} of {n} tasks from the store)" if reused else "")
+        with self.reporter.bar(desc, len(todo)) as bar:
+            if self.executor is None or len(todo) < 2:
+                for i in todo:
+                    t0 = _time.perf_counter()
+                    results[i] = self.piece(method, pred_index, *items[i])
+                    if keys is not None:
+                        self.store.put(keys[i], results[i], seconds=_time.perf_counter() - t0)
+                    bar.advance()
+            else:
+                specs = [self.task_spec(method, pred_index, *items[i]) for i in todo]
+                for j, res in self.executor.map(specs):
+                    i = todo[j]
+                    results[i] = res
+                    if keys is not None:
+                        self.store.put(keys[i], res)
+                    bar.advance()
+        self.tasks_run += len(todo)
+        self.tasks_reused += reused
+        return results
+
+    def task_spec(self, method: str, pred_index: int, r: int, k: int) -> dict:
+        from .store import canonical_params
+        import hashlib
+        params_json = canonical_params(self.overrides)
+        limits = {kk: (list(v) if isinstance(v, tuple) else v) for kk, v in self.limits.items()}
+        extras = self._extras()
+        key_hash = hashlib.sha1(f"{self.model.hash}{params_json}{self.seed}{method}{pred_index}{r}{k}".encode()).hexdigest()[:16]
+        return {"source": self.model.source, "file": self.model.file, "model_hash": self.model.hash,
+                "params": dict(self.overrides), "params_json": params_json, "seed": self.seed,
+                "limits": limits, "limits_json": json.dumps(limits, sort_keys=True, default=str),
+                "extras": extras, "extras_json": json.dumps(extras, sort_keys=True),
+                "method": method, "pred_index": pred_index, "r": r, "k": k, "key_hash": key_hash}
 
     # ---- theory
     def theory(self, pred: Prediction, axis_vals, seed: int) -> dict[str, dict]:
@@ -805,6 +919,24 @@ class _Evaluator:
                                         "distinct nodes visited); use theory or simulation")
 
 
+_CODE_VERSION: str | None = None
+
+
+def code_version() -> str:
+    """semdsl's version with a digest of its source files: a store never serves results
+    computed by different code, even between releases."""
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        import hashlib
+        h = hashlib.sha1()
+        root = Path(__file__).resolve().parent
+        for f in sorted(root.rglob("*.py")) + sorted(root.rglob("*.lark")):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+        _CODE_VERSION = f"{__version__}+{h.hexdigest()[:10]}"
+    return _CODE_VERSION
+
+
 def quantile_level(cm: CompiledModel, ob: Observable) -> float:
     """The level q of a ``median`` (0.5) or ``quantile(q, ...)`` observable."""
     if ob.kind == "median":
@@ -888,10 +1020,11 @@ def rebind_rates(cm: CompiledModel, params: Mapping[str, float]) -> CompiledMode
 
 
 def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, seed: int | None = None,
-        methods: Iterable[str] | None = None, progress: Callable[[str], None] | None = None,
+        methods: Iterable[str] | None = None, progress: "Reporter | bool | None" = None,
         max_states: int | None = None, max_transitions: int | None = None,
         allow_path: Iterable[str] = (), every_method: bool = False, walkers: int | None = None,
-        max_realizations: int | None = None, **overrides: Any) -> Results:
+        max_realizations: int | None = None, store: "str | Path | Any | None" = None,
+        workers: int | None = None, scheduler: str | None = None, **overrides: Any) -> Results:
     """Evaluate every ``predict`` statement of a model.
 
     Parameters
@@ -905,6 +1038,17 @@ def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, s
         Restrict to these methods (``{"exact"}``).
     max_states, max_transitions, allow_path :
         As for :func:`semdsl.compiler.compile_model`, applied to every compile.
+    store : path or semdsl.store.Store, optional
+        A results store: finished tasks are read from it instead of recomputed, and
+        every task computed is written to it as it finishes (resume after a kill).
+    workers : int, optional
+        Run the tasks of each sweep on a local Dask cluster of this many processes
+        (default: in this process).
+    scheduler : str, optional
+        Address of an existing ``dask.distributed`` scheduler to send the tasks to.
+        The numbers are the same wherever and however many tasks run at once.
+    progress : bool or semdsl.progress.Reporter
+        Progress bars on standard error (tasks done, time left).
 
     Returns
     -------
@@ -922,5 +1066,21 @@ def run(model: Model | str | Path, params: Mapping[str, Any] | None = None, *, s
     runner.every_method = every_method
     runner.walkers = walkers
     runner.max_realizations = max_realizations
-    preds = [runner.prediction(p) for p in model.predictions]
-    return Results(model.name, model.file, model.hash, seed, runner.params, preds)
+    from .execute import make_executor
+    own_store = None
+    if store is not None:
+        from .store import Store
+        runner.store = store if isinstance(store, Store) else Store(store)
+        own_store = None if isinstance(store, Store) else runner.store
+    try:
+        runner.executor = make_executor(workers, scheduler)
+        try:
+            preds = [runner.prediction(p) for p in model.predictions]
+        finally:
+            if runner.executor is not None:
+                runner.executor.close()
+    finally:
+        if own_store is not None:
+            own_store.close()
+    return Results(model.name, model.file, model.hash, seed, runner.params, preds,
+                   tasks={"computed": runner.tasks_run, "from_store": runner.tasks_reused})

@@ -47,8 +47,10 @@ def _sym(v):
 
 
 def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int,
-                        opt: dict[str, Any]) -> dict[str, dict]:
-    from .solvers.simulate import simulate
+                        opt: dict[str, Any], pred_index: int | None = None) -> dict[str, dict]:
+    """Simulate one prediction: one task per (realisation, axis point) -- see
+    :func:`simulate_piece` -- run through the runner's executor and results store, then
+    combined here."""
     from .percolation import simulate_graph_prediction
     a = pred.axis
     obs = pred.observables
@@ -59,148 +61,51 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
     over_param = a is not None and a.kind in ("over", "at") and not a.is_time
     on_time = a is not None and a.is_time and a.kind != "stationary"
     K = len(axis_vals) if axis_vals is not None else 1
+    items = [(r, k) for r in range(R) for k in (range(K) if over_param else [0])]
+    if pred_index is None:
+        pieces = [simulate_piece(runner, pred, axis_vals, r, k, seed, opt, R) for r, k in items]
+    else:
+        pieces = runner.map_tasks("simulation", pred_index, pred, items)
     est = {ob.name: np.full((R, K), np.nan) for ob in obs}
     se = {ob.name: np.full((R, K), np.nan) for ob in obs}
     notes: dict[str, str] = {}
     samples: dict[str, list] = {}
     censored = {ob.name: np.zeros(K, dtype=bool) for ob in obs}
-    # a power-law fit of one realisation's curve needs the walkers' error of the exponent:
-    # bootstrap replicates over walker chunks (several realisations: over realisations)
-    B = BOOT_REPLICATES if (pred.options.get("fit") == "powerlaw" and (on_time or over_param) and R == 1) else 0
+    B = _boot_count(pred, R, on_time, over_param)
     reps: dict[str, np.ndarray] = {}
-
-    def keep_rep(name, rep, col):
-        """Replicates along the time axis, or column ``col`` of a parameter sweep (the
-        last sampled time, t_max; the sweep's points are independent simulations)."""
-        rep = np.asarray(rep, float)
-        if not over_param:
-            reps[name] = rep
-        else:
-            reps.setdefault(name, np.full((B, K), np.nan))[:, col] = rep[:, -1] if rep.ndim == 2 else rep
     n_tail = {ob.name: 0 for ob in obs}
-    # quantiles over realisations: of the pooled walkers (semdsl.pooled)
     pools = {ob.name: PooledDistribution(R, K) for ob in obs if R > 1 and ob.kind in ("median", "quantile")}
     levels: dict[str, float] = {}
-    points = axis_vals if over_param else [None]
-    for r in range(R):
-        for k, v in enumerate(points):
-            params = dict(runner.params)
-            if v is not None:
-                params[a.var] = float(v)
-            cm = runner.compiled(params, r, seed)
-            if on_time:
-                times = np.asarray(axis_vals, float)
-                t_max = float(opt.get("t_max", times.max()))
-            else:
-                t_max = float(opt["t_max"]) if "t_max" in opt else _horizon(cm, W, obs, R * len(points))
-                # first passages alone: a walker stops at its passage (a sample at t_max
-                # would walk it on to t_max for nothing)
-                fp_only = all(ob.kind == "first_passage" for ob in obs)
-                times = np.array([0.0 if fp_only else t_max])
-            values, targets, coords, quant = [], {}, None, []
-            need_visited = False
-            for ob in obs:
-                if ob.kind in ("mean", "median", "quantile"):
-                    values.append(attribute_values(cm, ob.expr))
-                    if ob.kind != "mean":
-                        q = 0.5 if ob.kind == "median" else numeric(to_sympy(
-                            ob.q, Scope({kk: _sym(vv) for kk, vv in cm.params.items()}, lets=cm.model.lets)))
-                        quant.append((len(values) - 1, q))
-                elif ob.kind == "prob":
-                    ind = np.zeros(cm.n)
-                    ind[resolve_set(cm, ob.sets[0])] = 1.0
-                    values.append(ind)
-                elif ob.kind == "first_passage":
-                    from .solvers.exact import can_reach
-                    tgt = resolve_set(cm, ob.sets[0])
-                    if on_time or can_reach(cm.generator, tgt)[cm.init > 0].any():
-                        targets[ob.name] = tgt
-                elif ob.kind == "msd":
-                    coords = [cm.nodes.attrs[c] for c in ob.coords]
-                elif ob.kind == "visited":
-                    need_visited = True
-            sim = None
-            if values or targets or coords or need_visited:
-                sub_seed = np.random.SeedSequence(seed, spawn_key=(r, k, pred.span.line if pred.span else 0))
-                sim = simulate(cm.generator, cm.init, times, walkers=W,
-                               seed=int(sub_seed.generate_state(1, np.uint64)[0]),
-                               targets=targets or None, coords=coords, track_visited=need_visited,
-                               observables=values or None, quantiles=quant or None, t_max=t_max,
-                               histogram=bool(pools), replicates=B)
-            vi = 0
-            for ob in obs:
-                name = ob.name
-                col = slice(None) if not over_param else k
-                if ob.kind in ("mean", "median", "quantile", "prob"):
-                    idx = vi
-                    vi += 1
-                    if ob.kind in ("mean", "prob"):
-                        m, s = sim.obs_mean[idx], sim.obs_stderr[idx]
-                        if B and "obs" in sim.replicates:
-                            keep_rep(name, sim.replicates["obs"][:, idx, :], k)
-                        vals_ = values[idx]
-                        # W walkers resolve a mean only to (range)/W: a zero sample spread
-                        # (no walker there yet) is not a zero error
-                        s = np.maximum(s, (float(vals_.max()) - float(vals_.min())) / W)
-                    else:
-                        qi = [j for j, (o, _) in enumerate(quant) if o == idx][0]
-                        m = sim.quantiles[qi]
-                        if B and "quantiles" in sim.replicates:
-                            keep_rep(name, sim.replicates["quantiles"][:, qi, :], k)
-                        # distribution-free (order-statistic) error; an observable with few
-                        # values resolves a quantile only to its gaps, as a mean to range / W
-                        s = np.maximum(sim.quantile_stderr[qi], _atom_gap(values[idx], m))
-                        if name in pools:
-                            levels[name] = quant[qi][1]
-                            if sim.counts is None:
-                                del pools[name]      # too large to histogram: per-realisation average
-                            else:
-                                pools[name].add(r, values[idx], sim.counts, None if not over_param else [k])
-                    _put(est[name], se[name], r, col, m, s, on_time, over_param)
-                    if not on_time:
-                        notes[name] = f"simulated value at t = {t_max:g} (t_max), as an estimate of the stationary value"
-                elif ob.kind == "msd":
-                    _put(est[name], se[name], r, col, sim.msd_mean, sim.msd_stderr, on_time, over_param)
-                    if B and "msd" in sim.replicates:
-                        keep_rep(name, sim.replicates["msd"], k)
-                elif ob.kind == "visited":
-                    _put(est[name], se[name], r, col, sim.visited_mean, sim.visited_stderr, on_time, over_param)
-                    if B and "visited" in sim.replicates:
-                        keep_rep(name, sim.replicates["visited"], k)
-                elif ob.kind == "first_passage" and name not in targets:
-                    notes[name] = "the target cannot be reached from init in some realisations (null there)"
-                elif ob.kind == "first_passage":
-                    fpt = np.asarray(sim.first_passage[name], float)
-                    if on_time:
-                        cdf = (fpt[:, None] <= times[None, :]).mean(axis=0)
-                        s = np.sqrt(np.maximum(cdf * (1 - cdf), 1.0 / W) / W)
-                        est[name][r, :], se[name][r, :] = cdf, s
-                        samples.setdefault(name, []).append(fpt)
-                    else:
-                        hit = np.isfinite(fpt)
-                        if hit.all():
-                            est[name][r, col] = fpt.mean()
-                            se[name][r, col] = fpt.std(ddof=1) / math.sqrt(W) if W > 1 else np.nan
-                            if B:   # bootstrap over walkers: resampled means
-                                keep_rep(name, _resampled_means(fpt, B, sub_seed), k)
-                        else:
-                            m_, s_, why = censored_mean(fpt, t_max, seed=int(sub_seed.generate_state(2)[1]))
-                            if m_ is not None:
-                                est[name][r, col], se[name][r, col] = m_, s_
-                                n_tail[name] += 1
-                            else:
-                                # not "unreachable": unknown. The point gets no value rather than
-                                # an average biased towards the fast realisations.
-                                censored[name][col] = True
-                                notes[name] = (f"{(~hit).sum()} of {W} walkers had not arrived by t_max = "
-                                               f"{t_max:g} and {why}: points with such walkers have no value "
-                                               "(set t_max larger)")
-                else:  # graph observables: Monte Carlo over realisations
-                    from .runner import _Evaluator
-                    x, _ = _Evaluator(cm).value(ob, None)
-                    est[name][r, col] = x[0]
-                    se[name][r, col] = 0.0
-                    notes[name] = "Monte Carlo over realisations of the graph"
+    for (r, k), piece in zip(items, pieces):
+        col = slice(None) if not over_param else k
+        for ob in obs:
+            name = ob.name
+            d = piece[name]
+            if d.get("note"):
+                notes[name] = d["note"]
+            if d.get("censored"):
+                censored[name][col] = True
+                continue
+            if "m" not in d:
+                continue
+            _put(est[name], se[name], r, col, d["m"], d["s"], on_time, over_param)
+            if d.get("rep") is not None:
+                rep = np.asarray(d["rep"], float)
+                if not over_param:
+                    reps[name] = rep
+                else:
+                    reps.setdefault(name, np.full((B, K), np.nan))[:, k] = rep[:, -1] if rep.ndim == 2 else rep
+            if d.get("tail"):
+                n_tail[name] += 1
+            if d.get("fpt") is not None:
+                samples.setdefault(name, []).append(np.asarray(d["fpt"], float))
+            if name in pools:
+                if d.get("pool") is None:
+                    del pools[name]            # too large to histogram: per-realisation average
+                else:
+                    pl = d["pool"]
+                    levels[name] = float(pl["q"])
+                    pools[name].add_reduced(r, pl["u"], pl["w"], pl["keep"], None if not over_param else [k])
     out: dict[str, dict] = {}
     for ob in obs:
         name = ob.name
@@ -256,6 +161,149 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
             # a fraction of walkers: compared with exact by a binomial test (see agreement)
             entry["_binomial"] = W * R
         out[name] = entry
+    return out
+
+
+def _boot_count(pred, R: int, on_time: bool, over_param: bool) -> int:
+    """Bootstrap replicates over walkers a power-law fit of one realisation needs (several
+    realisations: the fit bootstraps over them instead)."""
+    return BOOT_REPLICATES if (pred.options.get("fit") == "powerlaw" and (on_time or over_param) and R == 1) else 0
+
+
+def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, seed: int,
+                   opt: dict[str, Any], R: int) -> dict[str, dict]:
+    """One task of a simulated prediction: realisation ``r`` (and axis point ``k`` of a
+    parameter sweep), ``walkers`` walkers from ``SeedSequence(seed, spawn_key=(r, k,
+    line))``.  Returns per observable a dict of plain numbers and arrays (what the
+    results store keeps): ``m``, ``s`` (estimate and walker error along the sampled
+    times), ``rep`` (bootstrap replicates), ``pool`` (the walker histogram reduced to
+    distinct values, for pooled quantiles), ``fpt`` (first-passage samples),
+    ``censored`` / ``tail`` flags and ``note``."""
+    from .solvers.simulate import simulate
+    a = pred.axis
+    obs = pred.observables
+    W = int(opt.get("walkers", DEFAULT_WALKERS))
+    over_param = a is not None and a.kind in ("over", "at") and not a.is_time
+    on_time = a is not None and a.is_time and a.kind != "stationary"
+    n_points = len(axis_vals) if over_param else 1
+    B = _boot_count(pred, R, on_time, over_param)
+    pooling = R > 1
+    params = dict(runner.params)
+    if over_param:
+        params[a.var] = float(axis_vals[k])
+    cm = runner.compiled(params, r, seed)
+    if on_time:
+        times = np.asarray(axis_vals, float)
+        t_max = float(opt.get("t_max", times.max()))
+    else:
+        t_max = float(opt["t_max"]) if "t_max" in opt else _horizon(cm, W, obs, R * n_points)
+        # first passages alone: a walker stops at its passage (a sample at t_max
+        # would walk it on to t_max for nothing)
+        fp_only = all(ob.kind == "first_passage" for ob in obs)
+        times = np.array([0.0 if fp_only else t_max])
+    values, targets, coords, quant = [], {}, None, []
+    need_visited = False
+    for ob in obs:
+        if ob.kind in ("mean", "median", "quantile"):
+            values.append(attribute_values(cm, ob.expr))
+            if ob.kind != "mean":
+                q = 0.5 if ob.kind == "median" else numeric(to_sympy(
+                    ob.q, Scope({kk: _sym(vv) for kk, vv in cm.params.items()}, lets=cm.model.lets)))
+                quant.append((len(values) - 1, q))
+        elif ob.kind == "prob":
+            ind = np.zeros(cm.n)
+            ind[resolve_set(cm, ob.sets[0])] = 1.0
+            values.append(ind)
+        elif ob.kind == "first_passage":
+            from .solvers.exact import can_reach
+            tgt = resolve_set(cm, ob.sets[0])
+            if on_time or can_reach(cm.generator, tgt)[cm.init > 0].any():
+                targets[ob.name] = tgt
+        elif ob.kind == "msd":
+            coords = [cm.nodes.attrs[c] for c in ob.coords]
+        elif ob.kind == "visited":
+            need_visited = True
+    sim = None
+    sub_seed = np.random.SeedSequence(seed, spawn_key=(r, k, pred.span.line if pred.span else 0))
+    if values or targets or coords or need_visited:
+        sim = simulate(cm.generator, cm.init, times, walkers=W,
+                       seed=int(sub_seed.generate_state(1, np.uint64)[0]),
+                       targets=targets or None, coords=coords, track_visited=need_visited,
+                       observables=values or None, quantiles=quant or None, t_max=t_max,
+                       histogram=pooling and bool(quant), replicates=B)
+    out: dict[str, dict] = {}
+    vi = 0
+    for ob in obs:
+        name = ob.name
+        d: dict[str, Any] = {}
+        out[name] = d
+        if ob.kind in ("mean", "median", "quantile", "prob"):
+            idx = vi
+            vi += 1
+            if ob.kind in ("mean", "prob"):
+                m, s = sim.obs_mean[idx], sim.obs_stderr[idx]
+                if B and "obs" in sim.replicates:
+                    d["rep"] = sim.replicates["obs"][:, idx, :]
+                vals_ = values[idx]
+                # W walkers resolve a mean only to (range)/W: a zero sample spread
+                # (no walker there yet) is not a zero error
+                s = np.maximum(s, (float(vals_.max()) - float(vals_.min())) / W)
+            else:
+                qi = [j for j, (o, _) in enumerate(quant) if o == idx][0]
+                m = sim.quantiles[qi]
+                if B and "quantiles" in sim.replicates:
+                    d["rep"] = sim.replicates["quantiles"][:, qi, :]
+                # distribution-free (order-statistic) error; an observable with few
+                # values resolves a quantile only to its gaps, as a mean to range / W
+                s = np.maximum(sim.quantile_stderr[qi], _atom_gap(values[idx], m))
+                if pooling:
+                    d["pool"] = None
+                    if sim.counts is not None:
+                        u, w, keep = PooledDistribution.reduce(values[idx], sim.counts)
+                        d["pool"] = {"u": u, "w": w, "keep": keep, "q": float(quant[qi][1])}
+            d["m"], d["s"] = np.asarray(m, float), np.asarray(s, float)
+            if not on_time:
+                d["note"] = f"simulated value at t = {t_max:g} (t_max), as an estimate of the stationary value"
+        elif ob.kind == "msd":
+            d["m"], d["s"] = sim.msd_mean, sim.msd_stderr
+            if B and "msd" in sim.replicates:
+                d["rep"] = sim.replicates["msd"]
+        elif ob.kind == "visited":
+            d["m"], d["s"] = sim.visited_mean, sim.visited_stderr
+            if B and "visited" in sim.replicates:
+                d["rep"] = sim.replicates["visited"]
+        elif ob.kind == "first_passage" and name not in targets:
+            d["note"] = "the target cannot be reached from init in some realisations (null there)"
+        elif ob.kind == "first_passage":
+            fpt = np.asarray(sim.first_passage[name], float)
+            if on_time:
+                cdf = (fpt[:, None] <= times[None, :]).mean(axis=0)
+                d["m"] = cdf
+                d["s"] = np.sqrt(np.maximum(cdf * (1 - cdf), 1.0 / W) / W)
+                d["fpt"] = fpt
+            else:
+                hit = np.isfinite(fpt)
+                if hit.all():
+                    d["m"] = np.array([fpt.mean()])
+                    d["s"] = np.array([fpt.std(ddof=1) / math.sqrt(W) if W > 1 else np.nan])
+                    if B:   # bootstrap over walkers: resampled means
+                        d["rep"] = _resampled_means(fpt, B, sub_seed)
+                else:
+                    m_, s_, why = censored_mean(fpt, t_max, seed=int(sub_seed.generate_state(2)[1]))
+                    if m_ is not None:
+                        d["m"], d["s"], d["tail"] = np.array([m_]), np.array([s_]), True
+                    else:
+                        # not "unreachable": unknown. The point gets no value rather than
+                        # an average biased towards the fast realisations.
+                        d["censored"] = True
+                        d["note"] = (f"{(~hit).sum()} of {W} walkers had not arrived by t_max = "
+                                     f"{t_max:g} and {why}: points with such walkers have no value "
+                                     "(set t_max larger)")
+        else:  # graph observables: Monte Carlo over realisations
+            from .runner import _Evaluator
+            x, _ = _Evaluator(cm).value(ob, None)
+            d["m"], d["s"] = np.array([float(x[0])]), np.array([0.0])
+            d["note"] = "Monte Carlo over realisations of the graph"
     return out
 
 

@@ -26,7 +26,7 @@ def test_every_model_verifies(path, capsys):
 def test_a_wrong_rate_in_the_simulation_is_caught(monkeypatch, capsys):
     real = simrun.simulate_prediction
 
-    def perturbed(runner, pred, axis_vals, R, seed, opt):
+    def perturbed(runner, pred, axis_vals, R, seed, opt, *rest):
         import semdsl.solvers.simulate as S
         true_simulate = S.simulate
 
@@ -38,7 +38,7 @@ def test_a_wrong_rate_in_the_simulation_is_caught(monkeypatch, capsys):
             return true_simulate(Q.tocsr(), *args, **kwargs)
         monkeypatch.setattr(S, "simulate", wrong)
         try:
-            return real(runner, pred, axis_vals, R, seed, opt)
+            return real(runner, pred, axis_vals, R, seed, opt, *rest)
         finally:
             monkeypatch.setattr(S, "simulate", true_simulate)
     monkeypatch.setattr(simrun, "simulate_prediction", perturbed)
