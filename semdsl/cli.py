@@ -32,6 +32,7 @@ EPILOG = """\
 examples:
   semdsl run models/two_state.sem
   semdsl run models/grokking.sem --set D=8000 --json -o results/
+  semdsl run models/grokking.sem --workers 2 -o results/     (rerun: resumes from results/store.sqlite)
   semdsl run models/two_state.sem --plot -o results/
   semdsl plot results/results.json -o fig.svg
   semdsl solve models/two_state.sem --stationary --symbolic
@@ -111,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--plot", action="store_true",
                     help="also draw one PNG per prediction: into DIR with -o DIR (beside the CSVs, "
                     "same names), else into MODEL_plots/ (needs matplotlib)")
+    pr.add_argument("--store", metavar="FILE", default=None,
+                    help="results store (SQLite): finished tasks are read from it, not recomputed, and each "
+                         "task is written as it finishes, so a killed run resumes where it stopped (default: "
+                         "DIR/store.sqlite with -o DIR, else ~/.cache/semdsl/store.sqlite)")
+    pr.add_argument("--no-store", action="store_true", help="compute everything and keep nothing")
+    pr.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="run each sweep's tasks on a local Dask cluster of N processes (default: this "
+                         "process); the numbers do not depend on N")
+    pr.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                    help="send the tasks to an existing dask.distributed scheduler (tcp://host:8786)")
+    pr.add_argument("-q", "--quiet", action="store_true", help="no progress bars or task counts on stderr")
 
     pl = sub.add_parser("plot", help="draw the figures of a results JSON (run or percolate)",
                         description="Draw the JSON of 'semdsl run --json' (or the results.json of "
@@ -330,6 +342,17 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def default_store(output: str | None) -> Path:
+    """Where ``run`` keeps finished tasks: beside the outputs (``-o DIR``:
+    ``DIR/store.sqlite``), else in the user's cache (``$XDG_CACHE_HOME/semdsl``,
+    ``~/.cache/semdsl`` by default)."""
+    import os
+    if output:
+        return Path(output) / "store.sqlite"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "semdsl" / "store.sqlite"
+
+
 def cmd_run(args) -> int:
     from . import load
     from .runner import run
@@ -338,12 +361,17 @@ def cmd_run(args) -> int:
         require_matplotlib()
     model = load(args.file)
     params = _assignments(args)
-    progress = None
-    if not args.json and sys.stderr.isatty():
-        progress = lambda msg: print(f"  ... {msg}", file=sys.stderr)  # noqa: E731
-    res = run(model, params, seed=args.seed, methods=args.method, progress=progress,
+    from .progress import Reporter
+    quiet = args.json or args.quiet
+    reporter = Reporter(enabled=False if quiet else None)      # bars only on a terminal
+    store = None if args.no_store else (args.store or default_store(args.output))
+    res = run(model, params, seed=args.seed, methods=args.method, progress=reporter,
               max_states=args.max_states, max_transitions=args.max_transitions,
-              allow_path=args.allow_path)
+              allow_path=args.allow_path, store=store, workers=args.workers, scheduler=args.scheduler)
+    if store is not None and not quiet:
+        t = res.tasks
+        print(f"tasks: {t.get('computed', 0)} computed, {t.get('from_store', 0)} read from {store}",
+              file=sys.stderr)
     if args.output:
         paths = res.write(args.output)
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)

@@ -51,7 +51,7 @@ class Reporter:
                                    TimeElapsedColumn, TimeRemainingColumn)
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                            console=Console(file=self.stream), transient=True)
+                            console=Console(file=self.stream, force_terminal=True), transient=True)
         with progress:
             task = progress.add_task(description, total=total)
             yield _RichBar(progress, task)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,10 @@ import pytest
 import semdsl
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# `semdsl run` keeps finished tasks in ~/.cache/semdsl by default: the tests get a cache
+# of their own, so no test reads another session's (or the user's) stored results
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="semdsl-test-cache-")
 
 
 @pytest.fixture
