@@ -35,9 +35,8 @@ class Reporter:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = bool(enabled)
         if self.enabled:
-            try:
-                import rich  # noqa: F401
-            except ImportError:
+            import importlib.util
+            if importlib.util.find_spec("rich") is None:
                 self.enabled = False
 
     @contextmanager
