@@ -150,7 +150,7 @@ def run_task(spec: dict) -> Any:
         if len(_RUNNERS) > 8:
             _RUNNERS.clear()
         _RUNNERS[rk] = runner
-    return runner.piece(spec["method"], spec["pred_index"], spec["r"], spec["k"])
+    return runner.piece(spec["method"], spec["pred_index"], spec["r"], spec["k"], spec.get("g", 0))
 
 
 def chunks(it: Iterable, n: int):

@@ -668,15 +668,17 @@ class _Runner:
         return {"obs": per, "engines": [] if over_param else sorted(ev.engines)}
 
     # ---- tasks: the store, the executor, progress
-    def piece(self, method: str, pred_index: int, r: int, k: int) -> dict:
-        """Compute one task of prediction ``pred_index`` (what a worker runs)."""
+    def piece(self, method: str, pred_index: int, r: int, k: int, g: int = 0) -> dict:
+        """Compute one task of prediction ``pred_index`` (what a worker runs): realisation
+        ``r``, axis point ``k``, and for a simulation of many walkers the group ``g`` of
+        walkers (see :func:`semdsl.simrun.walker_groups`)."""
         pred = self.model.predictions[pred_index]
         axis_vals = self.axis_values(pred)
         seed, R, opt = self.options(pred)
         if method == "exact":
             return self.exact_piece(pred, axis_vals, r, k, seed, R)
         from .simrun import simulate_piece
-        return simulate_piece(self, pred, axis_vals, r, k, seed, opt, R)
+        return simulate_piece(self, pred, axis_vals, r, k, g, seed=seed, opt=opt, R=R)
 
     def options(self, pred: Prediction) -> tuple[int, int, dict]:
         """(seed, realisations, options) of a prediction, with run-wide overrides."""
@@ -697,7 +699,7 @@ class _Runner:
         return {"walkers": self.walkers, "max_realizations": self.max_realizations,
                 "every_method": self.every_method}
 
-    def task_key(self, method: str, pred: Prediction, r: int, k: int):
+    def task_key(self, method: str, pred: Prediction, r: int, k: int, g: int = 0):
         from .store import TaskKey, canonical_params
         import hashlib
         axis = self.axis_values(pred)
@@ -707,9 +709,9 @@ class _Runner:
         digest = hashlib.sha1(ident.encode()).hexdigest()[:12]
         line = pred.span.line if pred.span else 0
         return TaskKey(self.model.hash, self.model.name, canonical_params(self.params), self.seed, method,
-                       code_version(), f"line={line} stmt={digest} r={r} k={k}")
+                       code_version(), f"line={line} stmt={digest} r={r} k={k}" + (f" g={g}" if g else ""))
 
-    def map_tasks(self, method: str, pred_index: int, pred: Prediction, items: list[tuple[int, int]]) -> list:
+    def map_tasks(self, method: str, pred_index: int, pred: Prediction, items: list[tuple]) -> list:
         """Results of the tasks ``items`` (realisation, point) in order: read from the
         store when finished before, else computed (here or on the executor's workers)
         and stored as each finishes."""
@@ -717,7 +719,7 @@ class _Runner:
         results: list = [None] * n
         keys = None
         if self.store is not None:
-            keys = [self.task_key(method, pred, r, k) for r, k in items]
+            keys = [self.task_key(method, pred, *it) for it in items]
             got = self.store.get_many(keys)
             for i, key in enumerate(keys):
                 if key in got:
@@ -746,18 +748,18 @@ class _Runner:
         self.tasks_reused += reused
         return results
 
-    def task_spec(self, method: str, pred_index: int, r: int, k: int) -> dict:
+    def task_spec(self, method: str, pred_index: int, r: int, k: int, g: int = 0) -> dict:
         from .store import canonical_params
         import hashlib
         params_json = canonical_params(self.overrides)
         limits = {kk: (list(v) if isinstance(v, tuple) else v) for kk, v in self.limits.items()}
         extras = self._extras()
-        key_hash = hashlib.sha1(f"{self.model.hash}{params_json}{self.seed}{method}{pred_index}{r}{k}".encode()).hexdigest()[:16]
+        key_hash = hashlib.sha1(f"{self.model.hash}{params_json}{self.seed}{method}{pred_index}{r}/{k}/{g}".encode()).hexdigest()[:16]
         return {"source": self.model.source, "file": self.model.file, "model_hash": self.model.hash,
                 "params": dict(self.overrides), "params_json": params_json, "seed": self.seed,
                 "limits": limits, "limits_json": json.dumps(limits, sort_keys=True, default=str),
                 "extras": extras, "extras_json": json.dumps(extras, sort_keys=True),
-                "method": method, "pred_index": pred_index, "r": r, "k": k, "key_hash": key_hash}
+                "method": method, "pred_index": pred_index, "r": r, "k": k, "g": g, "key_hash": key_hash}
 
     # ---- theory
     def theory(self, pred: Prediction, axis_vals, seed: int) -> dict[str, dict]:

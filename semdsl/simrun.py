@@ -61,11 +61,20 @@ def simulate_prediction(runner, pred: "Prediction", axis_vals, R: int, seed: int
     over_param = a is not None and a.kind in ("over", "at") and not a.is_time
     on_time = a is not None and a.is_time and a.kind != "stationary"
     K = len(axis_vals) if axis_vals is not None else 1
-    items = [(r, k) for r in range(R) for k in (range(K) if over_param else [0])]
+    G = len(walker_groups(W))
+    cells = [(r, k) for r in range(R) for k in (range(K) if over_param else [0])]
+    tasks = [(r, k, g) for r, k in cells for g in range(G)] if G > 1 else cells
     if pred_index is None:
-        pieces = [simulate_piece(runner, pred, axis_vals, r, k, seed, opt, R) for r, k in items]
+        done = [simulate_piece(runner, pred, axis_vals, *t, seed=seed, opt=opt, R=R) for t in tasks]
     else:
-        pieces = runner.map_tasks("simulation", pred_index, pred, items)
+        done = runner.map_tasks("simulation", pred_index, pred, tasks)
+    if G > 1:
+        B0 = _boot_count(pred, R, on_time, over_param)
+        pieces = [_merge_groups(pred, done[i * G:(i + 1) * G], W, B0, R, seed, cell, on_time)
+                  for i, cell in enumerate(cells)]
+    else:
+        pieces = done
+    items = cells
     est = {ob.name: np.full((R, K), np.nan) for ob in obs}
     se = {ob.name: np.full((R, K), np.nan) for ob in obs}
     notes: dict[str, str] = {}
@@ -170,7 +179,24 @@ def _boot_count(pred, R: int, on_time: bool, over_param: bool) -> int:
     return BOOT_REPLICATES if (pred.options.get("fit") == "powerlaw" and (on_time or over_param) and R == 1) else 0
 
 
-def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, seed: int,
+#: walkers simulated by one task; more are split into groups of walkers, each a task
+WALKERS_PER_TASK = 50_000
+#: at least this many groups when walkers are split: the groups are the bootstrap's
+#: resampling unit for a fitted exponent
+MIN_GROUPS = 20
+
+
+def walker_groups(W: int) -> list[int]:
+    """Sizes of the walker groups of one (realisation, point): one group up to
+    WALKERS_PER_TASK walkers, else at least MIN_GROUPS near-equal groups."""
+    if W <= WALKERS_PER_TASK:
+        return [W]
+    G = max(MIN_GROUPS, -(-W // WALKERS_PER_TASK))
+    base, extra = divmod(W, G)
+    return [base + (1 if g < extra else 0) for g in range(G)]
+
+
+def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, g: int = 0, *, seed: int,
                    opt: dict[str, Any], R: int) -> dict[str, dict]:
     """One task of a simulated prediction: realisation ``r`` (and axis point ``k`` of a
     parameter sweep), ``walkers`` walkers from ``SeedSequence(seed, spawn_key=(r, k,
@@ -182,12 +208,17 @@ def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, seed: 
     from .solvers.simulate import simulate
     a = pred.axis
     obs = pred.observables
-    W = int(opt.get("walkers", DEFAULT_WALKERS))
+    W_all = int(opt.get("walkers", DEFAULT_WALKERS))
+    sizes = walker_groups(W_all)
+    grouped = len(sizes) > 1
+    W = sizes[g]
     over_param = a is not None and a.kind in ("over", "at") and not a.is_time
     on_time = a is not None and a.is_time and a.kind != "stationary"
     n_points = len(axis_vals) if over_param else 1
-    B = _boot_count(pred, R, on_time, over_param)
-    pooling = R > 1
+    # a group's statistics are merged with the other groups' (_merge_groups): no
+    # bootstrap inside it, raw first-passage times, and histograms for quantiles
+    B = 0 if grouped else _boot_count(pred, R, on_time, over_param)
+    pooling = R > 1 or grouped
     params = dict(runner.params)
     if over_param:
         params[a.var] = float(axis_vals[k])
@@ -224,7 +255,8 @@ def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, seed: 
         elif ob.kind == "visited":
             need_visited = True
     sim = None
-    sub_seed = np.random.SeedSequence(seed, spawn_key=(r, k, pred.span.line if pred.span else 0))
+    line = pred.span.line if pred.span else 0
+    sub_seed = np.random.SeedSequence(seed, spawn_key=(r, k, line) + ((g,) if grouped else ()))
     if values or targets or coords or need_visited:
         sim = simulate(cm.generator, cm.init, times, walkers=W,
                        seed=int(sub_seed.generate_state(1, np.uint64)[0]),
@@ -261,6 +293,8 @@ def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, seed: 
                     if sim.counts is not None:
                         u, w, keep = PooledDistribution.reduce(values[idx], sim.counts)
                         d["pool"] = {"u": u, "w": w, "keep": keep, "q": float(quant[qi][1])}
+                    if grouped:
+                        d["values"] = values[idx]
             d["m"], d["s"] = np.asarray(m, float), np.asarray(s, float)
             if not on_time:
                 d["note"] = f"simulated value at t = {t_max:g} (t_max), as an estimate of the stationary value"
@@ -281,6 +315,11 @@ def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, seed: 
                 d["m"] = cdf
                 d["s"] = np.sqrt(np.maximum(cdf * (1 - cdf), 1.0 / W) / W)
                 d["fpt"] = fpt
+                if grouped:
+                    d["times"] = times
+            elif grouped:
+                d["fpt"] = fpt                # the merge decides (censoring needs every walker)
+                d["t_max"] = t_max
             else:
                 hit = np.isfinite(fpt)
                 if hit.all():
@@ -305,6 +344,114 @@ def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, seed: 
             d["m"], d["s"] = np.array([float(x[0])]), np.array([0.0])
             d["note"] = "Monte Carlo over realisations of the graph"
     return out
+
+
+def _merge_groups(pred, groups: list[dict], W: int, B: int, R: int, seed: int, cell: tuple,
+                  on_time: bool) -> dict[str, dict]:
+    """One (realisation, point)'s statistics from its walker groups, in the form of an
+    ungrouped task.  Means: the walker-weighted mean, error ``sqrt(sum W_g^2 se_g^2)/W``
+    (independent strata).  Quantiles: of the merged walker histogram (every walker),
+    order-statistic error on all ``W`` walkers.  First passages: the walkers' times
+    together.  Bootstrap replicates for a fit resample whole groups (``MIN_GROUPS`` or
+    more)."""
+    from .solvers.simulate import _quantile_ranks
+    sizes = np.array(walker_groups(W), float)
+    G = sizes.size
+    r, k = cell
+    line = pred.span.line if pred.span else 0
+    ss = np.random.SeedSequence(seed, spawn_key=(r, k, line, 0xB2))
+    rng = np.random.default_rng(ss)
+    draws = rng.integers(0, G, size=(B, G)) if B else None
+    out: dict[str, dict] = {}
+    for name, first in groups[0].items():
+        ds = [gp[name] for gp in groups]
+        d: dict[str, Any] = {}
+        if first.get("note"):
+            d["note"] = first["note"]
+        if first.get("censored"):
+            d["censored"] = True
+        elif "values" in first:                         # a quantile: merge the walker histograms
+            f = np.asarray(first["values"], float)
+            q = float(first["pool"]["q"])
+            U = np.unique(np.concatenate([np.asarray(x["pool"]["u"], float) for x in ds]))
+            C = np.zeros((len(first["pool"]["keep"]), U.size))
+            per = []
+            for x, n in zip(ds, sizes):
+                c = np.zeros_like(C)
+                keep = np.asarray(x["pool"]["keep"], bool)
+                # walker counts are integers: rint undoes the normalisation's round-off
+                c[np.flatnonzero(keep)[:, None], np.searchsorted(U, x["pool"]["u"])[None, :]] = \
+                    np.rint(np.asarray(x["pool"]["w"], float) * n)
+                per.append(c)
+                C += c
+            m, s = _count_quantile(U, C, q, int(W), _quantile_ranks)
+            d["m"], d["s"] = m, np.maximum(s, _atom_gap(f, m))
+            tot = C.sum(axis=1, keepdims=True)
+            keep = tot[:, 0] > 0
+            d["pool"] = {"u": U, "w": (C / np.where(tot > 0, tot, 1.0))[keep], "keep": keep, "q": q}
+            if B:
+                P = np.stack(per)                          # (G, K, U)
+                d["rep"] = np.stack([_count_quantile(U, P[dr].sum(axis=0), q, int(W), None)[0] for dr in draws])
+        elif "fpt" in first and not on_time:
+            fpt = np.concatenate([np.asarray(x["fpt"], float) for x in ds])
+            d.update(_fp_summary(fpt, float(first["t_max"]), B, ss))
+            if d.get("censored") and "why" in d:
+                d["note"] = (f"{int((~np.isfinite(fpt)).sum())} of {W} walkers had not arrived by t_max = "
+                             f"{float(first['t_max']):g} and {d.pop('why')}: points with such walkers have "
+                             "no value (set t_max larger)")
+        elif "fpt" in first:                            # first-passage distribution over time
+            fpt = np.concatenate([np.asarray(x["fpt"], float) for x in ds])
+            times = np.asarray(first["times"], float)
+            cdf = (fpt[:, None] <= times[None, :]).mean(axis=0)
+            d["m"], d["s"], d["fpt"] = cdf, np.sqrt(np.maximum(cdf * (1 - cdf), 1.0 / W) / W), fpt
+        elif "m" in first:
+            M = np.stack([np.asarray(x["m"], float) for x in ds])
+            S = np.stack([np.asarray(x["s"], float) for x in ds])
+            w = sizes[:, None] if M.ndim == 2 else sizes
+            d["m"] = (M * w).sum(axis=0) / W
+            d["s"] = np.sqrt(((S * w) ** 2).sum(axis=0)) / W
+            if B:
+                cnt = np.zeros((B, G))
+                np.add.at(cnt, (np.repeat(np.arange(B), G), draws.ravel()), 1.0)
+                cw = cnt * sizes[None, :]
+                d["rep"] = (cw @ M.reshape(G, -1)).reshape((B,) + M.shape[1:]) / cw.sum(axis=1).reshape(
+                    (B,) + (1,) * (M.ndim - 1))
+        out[name] = d
+    return out
+
+
+def _count_quantile(U: np.ndarray, C: np.ndarray, q: float, W: int, ranks) -> tuple[np.ndarray, np.ndarray]:
+    """Lower q-quantile of walker counts ``C`` (K, values ``U``) and, with ``ranks``, the
+    order-statistic error of ``W`` walkers."""
+    cum = np.cumsum(C, axis=-1)
+    tot = cum[..., -1:]
+
+    def at(level):
+        below = (cum <= 0.0) if level == 0.0 else (cum < level * tot * (1 - 1e-12))
+        return U[np.minimum(below.sum(axis=-1), U.size - 1)]
+    m = at(q)
+    if ranks is None:
+        return m, None
+    _, r_lo, r_hi = ranks(W, q)
+    lo = at(min(1.0, (r_lo + 1) / W))
+    hi = at(min(1.0, (r_hi + 1) / W))
+    return m, 0.5 * (hi - lo)
+
+
+def _fp_summary(fpt: np.ndarray, t_max: float, B: int, ss) -> dict:
+    """Mean first passage of walkers' times: m, s (and bootstrap ``rep``), the fitted
+    exponential tail when some are out, or ``censored`` with the reason (``why``)."""
+    W = fpt.size
+    hit = np.isfinite(fpt)
+    if hit.all():
+        d = {"m": np.array([fpt.mean()]), "s": np.array([fpt.std(ddof=1) / math.sqrt(W) if W > 1 else np.nan])}
+        if B:
+            d["rep"] = _resampled_means(fpt, B, ss)
+        return d
+    m_, s_, why = censored_mean(fpt, t_max, seed=int(ss.generate_state(2)[1]))
+    if m_ is not None:
+        return {"m": np.array([m_]), "s": np.array([s_]), "tail": True}
+    return {"censored": True, "why": why}
 
 
 def _resampled_means(x: np.ndarray, B: int, seed_seq) -> np.ndarray:

@@ -17,6 +17,7 @@ import pytest
 import semdsl
 from semdsl.cli import main
 from semdsl.progress import Reporter
+from semdsl.simrun import walker_groups
 from semdsl.store import Store
 
 distributed = pytest.importorskip("distributed")
@@ -83,7 +84,7 @@ def test_a_killed_worker_loses_no_finished_task_and_changes_no_number(tmp_path, 
     task elsewhere, finished tasks are already in the store, and the final numbers are
     those of an uninterrupted serial run."""
     from distributed import Client
-    f = model_file(tmp_path, walkers=60000, reals=12)
+    f = model_file(tmp_path, walkers=30000, reals=12)
     store = tmp_path / "k.sqlite"
     with Client(cluster.scheduler_address) as client:
         pids = client.run(os.getpid)
@@ -120,7 +121,7 @@ def test_a_killed_worker_loses_no_finished_task_and_changes_no_number(tmp_path, 
 def test_a_killed_run_resumes_from_the_store(tmp_path):
     """`semdsl run` killed mid-sweep (SIGKILL): rerunning the same command reads every
     task finished before the kill and ends with the numbers of an uninterrupted run."""
-    f = model_file(tmp_path, walkers=60000, reals=20)
+    f = model_file(tmp_path, walkers=30000, reals=20)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "semdsl", "run", str(f), "-o", str(out), "--json"]
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
@@ -172,3 +173,34 @@ def test_bad_execution_options_are_user_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot reach the Dask scheduler" in err and "hint" in err and "Traceback" not in err
     assert time.time() - t0 < 60
+
+
+def test_many_walkers_are_split_into_group_tasks(tmp_path, cluster):
+    """60000 walkers per (realisation, point) become MIN_GROUPS tasks of 3000: their
+    merged statistics agree with exact, and a cluster gives the same numbers."""
+    f = model_file(tmp_path, walkers=60000, reals=2)
+    res = semdsl.run(f, seed=2)
+    G = len(walker_groups(60000))
+    assert G == 20
+    assert res.tasks["computed"] == 4 * 2 * (1 + G) + 2 * 6
+    p = res[0]
+    assert p.methods["simulation"]["t_end"]["walkers"] == 60000
+    assert p.agreement["t_end"]["ok"], p.agreement["t_end"]
+    assert canonical(res) == canonical(semdsl.run(f, seed=2, scheduler=cluster.scheduler_address))
+
+
+def test_group_merge_of_a_quantile_and_a_fitted_exponent(tmp_path, monkeypatch):
+    """Forced small groups (20 of 150 walkers) on a time axis with a fit: the merged
+    median is the median of all walkers (so it agrees with exact), and the fit's
+    interval is a bootstrap over the groups."""
+    import semdsl.simrun as SR
+    monkeypatch.setattr(SR, "WALKERS_PER_TASK", 1000)
+    f = tmp_path / "g.sem"
+    f.write_text(MODEL.replace("WALKERS", "300").replace("REALS", "1").replace(
+        "predict typical over t in 0.5..50 log points 8 using exact, simulation with walkers = 300, realizations = 6",
+        "predict typical, t_end over t in 0.5..50 log points 8 using exact, simulation with walkers = 3000, fit = powerlaw"))
+    res = semdsl.run(f, seed=4)
+    p = res[1]
+    for name in ("typical", "t_end"):
+        assert p.agreement[name]["ok"], (name, p.agreement[name])
+    assert p.methods["simulation"]["typical"]["fit"]["method"].startswith(("bootstrap (replicates)", "local-slope"))
