@@ -41,6 +41,7 @@ examples:
   semdsl measure models/gasket_walk.sem
   semdsl results results/store.sqlite --export all.csv
   semdsl check models/grokking.sem
+  semdsl fmt models/grokking.sem --check      (exit 1 and a diff if not canonical; -w rewrites)
   semdsl compile models/grokking.sem --emit master
   semdsl compile models/grokking.sem --emit prism -o grokking.prism --set D=8000 --seed 3
   semdsl compile models/random_walk.sem --emit matrix -o walk.npz
@@ -60,6 +61,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="refuse models with more states (checked before allocating; default 5e7)")
     p.add_argument("--max-transitions", type=int, default=None, metavar="N",
                    help="refuse models with more transitions (default 4e8)")
+    p.add_argument("--max-memory", default=None, metavar="BYTES",
+                   help="refuse compiles whose memory estimate exceeds this (4GB, 512MB, 2GiB or bytes; "
+                   "default: the memory available); estimates above 1 GB are printed")
     p.add_argument("--allow-path", action="append", default=[], metavar="DIR",
                    help="let edgelist() read files under DIR as well as beside the model")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -251,6 +255,27 @@ def build_parser() -> argparse.ArgumentParser:
     pq.add_argument("--export", metavar="FILE", default=None,
                     help="write the matching tasks with their results to FILE.json or FILE.csv")
     pq.add_argument("--debug", action="store_true", help="show Python tracebacks")
+
+    pf = sub.add_parser("fmt", help="print a model in canonical form (or check / rewrite it)",
+                        description="Print the canonical source of each model file: statements in file "
+                        "order, one per line, canonical spacing and parentheses, comments and single "
+                        "blank lines kept, consecutive param/let/observable statements aligned, a block "
+                        "written over several lines one item per line.  Formatting never changes the "
+                        "model: the file parses to the same syntax tree.  Only the syntax is needed "
+                        "(run 'semdsl check' for the rest); a syntax error is reported as usual (exit 1).",
+                        epilog=textwrap.dedent("""\
+                            examples:
+                              semdsl fmt models/grokking.sem              # canonical text on stdout
+                              semdsl fmt --check models/*.sem             # exit 1 and a diff if any is not canonical
+                              semdsl fmt -w models/grokking.sem           # rewrite the file in place
+                            """), formatter_class=argparse.RawDescriptionHelpFormatter)
+    pf.add_argument("files", metavar="FILE", nargs="+", help="model files (.sem); '-' reads standard input")
+    mode = pf.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="print nothing but a unified diff for each file that is not canonical; exit 1 if any")
+    mode.add_argument("-w", "--write", action="store_true",
+                      help="rewrite files that are not canonical in place")
+    pf.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return parser
 
 
@@ -396,8 +421,11 @@ def cmd_percolate(args) -> int:
     model = load(args.file)
     limits = {k: v for k, v in (("max_states", args.max_states), ("max_transitions", args.max_transitions),
                                 ("allow_path", args.allow_path)) if v}
+    from .progress import Reporter
+    reporter = Reporter(enabled=False if args.json else None)      # bars only on a terminal
     res = percolate(model, args.over, args.sizes, realizations=args.realizations, seed=args.seed,
-                    params=_assignments(args), limits=limits)
+                    params=_assignments(args), limits=limits,
+                    progress=reporter.callback("Newman-Ziff passes"))
     if args.json:
         from .runner import _clean
         print(json.dumps(_clean(res), indent=2, allow_nan=False))
@@ -559,14 +587,75 @@ def cmd_results(args) -> int:
     return 0
 
 
+def _keep_ends(text: str) -> list[str]:
+    """Lines with their '\\n' (only '\\n' ends a line in a model file)."""
+    rows = [row + "\n" for row in text.split("\n")]
+    rows[-1] = rows[-1][:-1]
+    return rows if rows[-1] else rows[:-1]
+
+
+def cmd_fmt(args) -> int:
+    import difflib
+    from .errors import Diagnostic, Span
+    from .format import format_model
+    from .parser import decode_source, parse, parse_file
+    changed = 0
+    errors: list[SemdslError] = []
+    for name in args.files:
+        try:
+            if name == "-":
+                if args.write:
+                    raise SemdslError(Diagnostic(Span("-", 0, 0, 0, 0), "cannot --write standard input",
+                                                 "write the canonical text to stdout: semdsl fmt -"))
+                tree = parse(decode_source(sys.stdin.buffer.read(), "<stdin>"), "<stdin>")
+            else:
+                tree = parse_file(name)
+        except SemdslError as exc:
+            errors.append(exc)
+            continue
+        text = format_model(tree)
+        if args.check or args.write:
+            if text == tree.source:
+                continue
+            changed += 1
+            if args.check:
+                sys.stdout.writelines(difflib.unified_diff(
+                    _keep_ends(tree.source), _keep_ends(text), f"{name}", f"{name} (formatted)"))
+            else:
+                Path(name).write_text(text, "utf-8", newline="")
+                print(f"reformatted {name}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+    if errors:
+        print("\n".join(e.render() for e in errors), file=sys.stderr)
+        return 1
+    if args.check and changed:
+        print(f"{changed} file{'s' if changed != 1 else ''} not canonical (semdsl fmt -w rewrites)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_solve(args) -> int:
     from .solve import solve_command
     return solve_command(args)
 
 
+def _limits(args):
+    """Every compile of this command: --max-memory, and 'estimated memory ...' on stderr (once each)."""
+    from .compiler import compile_limits
+    seen: set[str] = set()
+
+    def notice(message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            print(f"semdsl: {message}", file=sys.stderr)
+    return compile_limits(max_memory=getattr(args, "max_memory", None), notice=notice)
+
+
 COMMANDS = {"check": cmd_check, "compile": cmd_compile, "run": cmd_run, "solve": cmd_solve,
             "verify": cmd_verify, "percolate": cmd_percolate, "measure": cmd_measure, "plot": cmd_plot,
-            "results": cmd_results}
+            "results": cmd_results, "fmt": cmd_fmt}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -577,7 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     debug = getattr(args, "debug", False)
     try:
-        return COMMANDS[args.command](args)
+        with _limits(args):
+            return COMMANDS[args.command](args)
     except SemdslError as exc:
         if debug:
             raise

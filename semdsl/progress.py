@@ -56,4 +56,23 @@ class Reporter:
             yield _RichBar(progress, task)
 
 
+    def callback(self, description: str):
+        """A ``progress(done, total)`` callable for solvers that report that way (the
+        Newman-Ziff passes): a bar that opens at the first call and closes at the last."""
+        if not self.enabled:
+            return None
+        state: dict = {}
+
+        def update(done: int, total: int) -> None:
+            if "cm" not in state:
+                state["cm"] = self.bar(description, int(total))
+                state["bar"] = state["cm"].__enter__()
+            state["bar"].advance(int(done) - state.get("done", 0))
+            state["done"] = int(done)
+            if done >= total:
+                state.pop("cm").__exit__(None, None, None)
+                state.clear()
+        return update
+
+
 SILENT = Reporter(enabled=False)

@@ -204,3 +204,12 @@ def test_group_merge_of_a_quantile_and_a_fitted_exponent(tmp_path, monkeypatch):
     for name in ("typical", "t_end"):
         assert p.agreement[name]["ok"], (name, p.agreement[name])
     assert p.methods["simulation"]["typical"]["fit"]["method"].startswith(("bootstrap (replicates)", "local-slope"))
+
+
+def test_progress_callback_for_realisation_counters():
+    stream = io.StringIO()
+    cb = Reporter(enabled=True, stream=stream).callback("Newman-Ziff passes")
+    for i in range(1, 11):
+        cb(i, 10)
+    assert "Newman-Ziff passes" in stream.getvalue()
+    assert Reporter(enabled=False).callback("x") is None
