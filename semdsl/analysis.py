@@ -139,6 +139,9 @@ class CheckReport:
     unreachable_targets: list[str]
     families: list[str]
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: closed communicating classes (sets of nodes the walk never leaves): size, up to 5
+    #: node names, and whether the walk can end there from init (at most 20 listed)
+    closed_classes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -148,6 +151,88 @@ class CheckReport:
 
 def _names(cm, ids: np.ndarray, limit: int = 5) -> list[str]:
     return [cm.nodes.name(int(i)) for i in ids[:limit]]
+
+
+def _name_set(cm, ids: np.ndarray, limit: int = 5) -> str:
+    """``{a, b, ...} (12 nodes)``: a set of nodes by name (up to ``limit``) and its size."""
+    inner = ", ".join(_names(cm, ids, limit)) + (", ..." if ids.size > limit else "")
+    return "{" + inner + "}" + (f" ({ids.size:,} nodes)" if ids.size != 1 else "")
+
+
+def closed_classes(cm: "CompiledModel", reach: np.ndarray | None = None,
+                   limit: int = 20) -> tuple[list[dict[str, Any]], int, int]:
+    """The closed communicating classes of the compiled chain (strongly connected sets with no hop out).
+
+    Returns ``(classes, total, reached)``: ``total`` closed classes, ``reached`` of them
+    reachable from init, and the first ``limit`` as ``{"size", "nodes" (up to 5 names),
+    "text" ({a, b} (2 nodes)), "reached_from_init"}`` -- those the walk can end in from
+    init first, largest first.  An irreducible chain has one class holding every node.
+    """
+    from .solvers.exact import _classes
+    cl = _classes(cm.generator.tocsr())
+    if reach is None:
+        A = cm.generator.tocsr().copy()
+        A.setdiag(0)
+        A.eliminate_zeros()
+        reach = reachable(A, np.flatnonzero(cm.init > 0))
+    if cl.r == 0:
+        return [], 0, 0
+    sizes = np.bincount(cl.closed_label, minlength=cl.r)
+    first = np.full(cl.r, cm.n, dtype=np.int64)
+    np.minimum.at(first, cl.closed_label, cl.closed_states)
+    hit = reach[first]
+    order = np.lexsort((-sizes, ~hit))[:limit]
+    out = []
+    for c in order:  # at most `limit` classes
+        ids = cl.closed_states[cl.closed_label == c]
+        out.append({"size": int(sizes[c]), "nodes": _names(cm, ids), "text": _name_set(cm, ids),
+                    "reached_from_init": bool(hit[c])})
+    return out, int(cl.r), int(hit.sum())
+
+
+#: the smallest positive normal double; a rate below it has lost significant digits
+_TINY = float(np.finfo(float).tiny)
+
+
+def _rate_range_warnings(cm: "CompiledModel") -> list[Diagnostic]:
+    """Rates that underflowed: subnormal (digits lost) or 0 where the law's formula is positive.
+
+    The exponential laws (arrhenius, metropolis, glauber, barrier) give exactly 0 only
+    by underflow (``exp(-x)`` for ``x > 745``); such a hop is missing from the chain, so
+    a target behind it is reported unreachable instead of taking ~e^x time.
+    """
+    law = cm.model.rate
+    rates = np.asarray(cm.rates, dtype=np.float64)
+    if rates.size == 0:
+        return []
+    sub = (rates > 0) & (rates < _TINY)
+    zero = np.zeros_like(sub)
+    te = cm.transition_edge
+    if law.law in ("arrhenius", "metropolis", "glauber", "barrier") and te is not None and te.size == rates.size:
+        attrs = cm.edge_attrs or {}
+        by_law = np.ones(rates.size, dtype=bool)
+        if "rate" in attrs:  # an edge's own rate replaces the law (a 0 there is meant)
+            by_law &= np.isnan(np.asarray(attrs["rate"], dtype=np.float64)[te])
+        if "weight" in attrs:
+            by_law &= np.asarray(attrs["weight"], dtype=np.float64)[te] > 0
+        # the law gives exactly 0 only by underflow, unless R0 = 0 (then no hop of the law has a rate)
+        if np.any(by_law & (rates > 0)):
+            zero = by_law & (rates == 0)
+    bad = sub | zero
+    if not bad.any():
+        return []
+    k = int(np.flatnonzero(bad)[0])
+    hop = f"{cm.nodes.name(int(cm.src[k]))} -> {cm.nodes.name(int(cm.dst[k]))}"
+    what = []
+    if sub.any():
+        what.append(f"{int(sub.sum()):,} below 2.2e-308 (subnormal: significant digits lost)")
+    if zero.any():
+        what.append(f"{int(zero.sum()):,} underflowed to 0 (those hops are missing from the chain)")
+    return [Diagnostic(law.span, f"rates of the law underflow: {' and '.join(what)}, e.g. {hop} "
+                       f"(rate {rates[k]:.3g})",
+                       "exp(-x) underflows for x > 708 (subnormal) and x > 745 (zero): lower beta or rescale F "
+                       "if these hops matter; a target reached only through them is reported unreachable",
+                       "warning")]
 
 
 def check_report(cm: "CompiledModel") -> CheckReport:
@@ -167,9 +252,12 @@ def check_report(cm: "CompiledModel") -> CheckReport:
     fam_span = next(iter(m.families.values())).span if m.families else first_stmt
     if ncomp > 1:
         small = np.sort(sizes)[::-1]
+        order = np.argsort(-sizes, kind="stable")[:4]
+        parts = "; ".join(_name_set(cm, np.flatnonzero(labels == c)) for c in order)
         warnings.append(Diagnostic(fam_span, f"the landscape falls apart into {ncomp:,} disconnected "
                                    f"parts (sizes {', '.join(str(int(s)) for s in small[:6])}"
-                                   f"{', ...' if ncomp > 6 else ''})",
+                                   f"{', ...' if ncomp > 6 else ''}): {parts}"
+                                   f"{'; ...' if ncomp > 4 else ''}",
                                    "a walker never leaves its part; connect them or expect "
                                    "init-dependent stationary answers", "warning"))
     exit_rates = cm.exit_rates
@@ -186,6 +274,17 @@ def check_report(cm: "CompiledModel") -> CheckReport:
     # reachability from the initial support (directed)
     init_ids = np.flatnonzero(cm.init > 0)
     reach = reachable(A, init_ids)
+    classes, _, n_ends = closed_classes(cm, reach)
+    ends = [c for c in classes if c["reached_from_init"]]
+    if n_ends > 1:
+        shown = ", ".join(c["text"] for c in ends[:4]) + (f" and {n_ends - 4:,} more" if n_ends > 4 else "")
+        warnings.append(Diagnostic(m.init.span or fam_span,
+                                   f"the chain is reducible: from init the walk ends in one of {n_ends:,} closed "
+                                   f"classes (sets of nodes it never leaves): {shown}",
+                                   "stationary answers are the mixture over these classes weighted by where the "
+                                   "walk is absorbed, so they depend on init; add edges between the classes if "
+                                   "the walk should mix", "warning"))
+    warnings += _rate_range_warnings(cm)
     unreachable = int(n - reach.sum())
     if unreachable:
         ids = np.flatnonzero(~reach)
@@ -221,7 +320,9 @@ def check_report(cm: "CompiledModel") -> CheckReport:
                        components=int(ncomp), largest_component=largest,
                        absorbing=_names(cm, absorbing, 20), absorbing_count=int(absorbing.size),
                        unreachable_from_init=unreachable, unreachable_targets=bad_targets,
-                       families=summary_lines(cm), warnings=warnings)
+                       families=summary_lines(cm), warnings=warnings,
+                       closed_classes=[{k: c[k] for k in ("size", "nodes", "reached_from_init")}
+                                       for c in classes])
 
 
 def reachable(A: sp_sparse.csr_matrix, sources: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ from . import __version__
 from . import syntax as S
 from .compiler import (CompiledModel, _Compiler, assemble_generator, attribute_values,
                        compile_model, resolve_params, resolve_set)
-from .errors import SemdslError
+from .errors import NumericalError, SemdslError
 from .expr import numeric, params_used, to_sympy, Scope
 from .model import Model, Observable, Prediction
 from .pooled import PooledDistribution
@@ -657,7 +657,12 @@ class _Runner:
         ev = _Evaluator(cm)
         per: dict[str, dict] = {}
         for ob in pred.observables:
-            x, note = ev.value(ob, times)
+            try:
+                x, note = ev.value(ob, times)
+            except NumericalError as exc:  # placed in the model: the rate statement, the predict line
+                from .solve import locate
+                raise locate(exc, self.model, f"{ob.name} for the prediction on line {pred.span.line}",
+                             pred.span) from None
             d: dict[str, Any] = {"value": np.asarray(x, float), "note": note}
             if R > 1 and ob.kind in ("median", "quantile"):
                 f, P, q = ev.distribution(ob, times)
@@ -858,7 +863,7 @@ class _Evaluator:
     def stationary(self):
         from .solvers import exact
         if self._stationary is None:
-            self._stationary = exact.stationary(self.cm.generator, self.cm.init)
+            self._stationary = exact.stationary(self.cm.generator, self.cm.init, names=self.cm.nodes.name)
         return self._stationary
 
     def distribution(self, ob: Observable, times: np.ndarray | None):
@@ -877,7 +882,7 @@ class _Evaluator:
             if times is None:
                 st = self.stationary()
                 P = st.pi[None, :]
-                note = st.note if getattr(st, "reducible", False) else None
+                note = st.note if (getattr(st, "reducible", False) or getattr(st, "caveat", "")) else None
             else:
                 tr = self.transient(times)
                 P = tr.P
@@ -901,12 +906,13 @@ class _Evaluator:
             return np.asarray(exact.msd(cm.generator, cm.init, coords, times), float), None
         if k == "first_passage":
             ids = resolve_set(cm, ob.sets[0])
-            fp = exact.first_passage(cm.generator, cm.init, ids, times)
+            fp = exact.first_passage(cm.generator, cm.init, ids, times, names=cm.nodes.name)
+            missed = getattr(fp, "missed", "") or getattr(fp, "caveat", "") or None
             if times is not None:
-                return np.asarray(fp.cdf, float), None
+                return np.asarray(fp.cdf, float), (getattr(fp, "missed", "") or None)
             if fp.mean is None:
-                return np.array([np.nan]), None
-            return np.array([fp.mean]), None
+                return np.array([np.nan]), missed
+            return np.array([fp.mean]), (missed if not np.isfinite(fp.mean) else None)
         if k == "largest_cluster":
             return np.array([exact.largest_cluster_fraction(cm.edge_src, cm.edge_dst, cm.n)]), None
         if k == "connected":

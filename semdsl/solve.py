@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import syntax as S
-from .errors import SemdslError
+from .errors import Diagnostic, NumericalError, SemdslError, Span
 from .model import SetSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +38,28 @@ def parse_set(model: "Model", text: str, origin: str = "set") -> SetSpec:
         exc.sources[origin] = snippet
         raise
     return checked.observables["__set"].sets[0]
+
+
+def locate(exc: NumericalError, model: "Model", what: str, span: Span | None = None) -> NumericalError:
+    """``exc`` (a solver's NumericalError, which knows no file) placed in the model.
+
+    A problem of the rates' range (its hint says to lower beta or rescale the rates) is
+    reported at the ``rate`` statement, with a note at ``span`` (the predict statement
+    or observable that asked); any other at ``span``.  ``what`` names the computation.
+    """
+    law = model.rate
+    rate_span = law.span if (law is not None and not law.default and law.span is not None) else None
+    diags = []
+    for d in exc.diagnostics:
+        if d.span is not None and d.span.line > 0:
+            diags.append(d)
+            continue
+        about_rates = rate_span is not None and d.hint is not None and ("beta" in d.hint or "rates" in d.hint)
+        where = rate_span if about_rates else (span or rate_span)
+        diags.append(Diagnostic(where, f"{d.message} ({what})", d.hint, d.severity))
+        if about_rates and span is not None:
+            diags.append(Diagnostic(span, f"while computing {what}", None, "note"))
+    return NumericalError(diags, {model.file: model.source})
 
 
 def set_ids(cm: "CompiledModel", target: Any) -> np.ndarray:
@@ -81,20 +103,29 @@ def solve_command(args) -> int:
                            "latex": res.as_latex()}
     if args.stationary and not args.symbolic:
         asked = True
-        st = exact.stationary(cm.generator, cm.init)
+        try:
+            st = exact.stationary(cm.generator, cm.init, names=cm.nodes.name)
+        except NumericalError as exc:
+            raise locate(exc, model, "the stationary distribution (semdsl solve --stationary)") from None
         order = np.argsort(-st.pi)[:20]
         text.append(f"stationary distribution ({st.method}){'; ' + st.note if st.note else ''}:")
+        if st.caveat:
+            text.append(f"  caution: {st.caveat}")
         text += [f"  {names[i]:<24} {st.pi[i]:.10g}" for i in order]
         if cm.n > 20:
             text.append(f"  ... ({cm.n - 20:,} more nodes; --json for all)")
-        doc["stationary"] = {"pi": st.pi.tolist(), "method": st.method, "note": st.note}
+        doc["stationary"] = {"pi": st.pi.tolist(), "method": st.method, "note": st.note,
+                             "caveat": st.caveat or None}
     if args.mfpt and not args.symbolic:
         asked = True
         doc["mfpt"] = {}
         for t in args.mfpt:
             ids = set_ids(cm, parse_set(model, t, "--mfpt"))
-            fp = exact.first_passage(cm.generator, cm.init, ids)
-            if fp.mean is None:
+            try:
+                fp = exact.first_passage(cm.generator, cm.init, ids, names=cm.nodes.name)
+            except NumericalError as exc:
+                raise locate(exc, model, f"the mean first passage to {t} (semdsl solve --mfpt)") from None
+            if fp.mean is None or not np.isfinite(fp.mean):
                 cond = getattr(fp, "conditional_mean", None)
                 line = (f"mean first passage to {t}: infinite (reached with probability "
                         f"{fp.finite_fraction:.6g}")
@@ -103,12 +134,19 @@ def solve_command(args) -> int:
                 line = (f"mean first passage to {t}: {fp.mean:.10g}"
                         f" (second moment {fp.second_moment:.10g})")
             text.append(line)
+            for extra in (fp.missed, fp.caveat):
+                if extra:
+                    text.append(f"  note: {extra}")
             doc["mfpt"][t] = {"mean": fp.mean, "finite_fraction": fp.finite_fraction,
                               "second_moment": fp.second_moment,
-                              "conditional_mean": getattr(fp, "conditional_mean", None)}
+                              "conditional_mean": getattr(fp, "conditional_mean", None),
+                              "note": fp.missed or fp.caveat or None}
     for T in args.at:
         asked = True
-        tr = exact.transient(cm.generator, cm.init, np.array([T]))
+        try:
+            tr = exact.transient(cm.generator, cm.init, np.array([T]))
+        except NumericalError as exc:
+            raise locate(exc, model, f"P(t = {T:g}) (semdsl solve --at)") from None
         P = tr.P[0]
         order = np.argsort(-P)[:10]
         text.append(f"P(t = {T:g}) ({tr.method}), most probable nodes:")
@@ -117,7 +155,10 @@ def solve_command(args) -> int:
                                             "error_bound": tr.error_bound}
     if args.spectrum:
         asked = True
-        sp_ = exact.spectrum(cm.generator, args.spectrum)
+        try:
+            sp_ = exact.spectrum(cm.generator, args.spectrum)
+        except NumericalError as exc:
+            raise locate(exc, model, "the relaxation spectrum (semdsl solve --spectrum)") from None
         text.append(f"slowest relaxation modes ({sp_.method}):")
         text += [f"  lambda = {complex(l).real:.10g}{'' if abs(complex(l).imag) < 1e-12 else f' {complex(l).imag:+.3g}i'}"
                  f"   timescale {ts:.10g}" for l, ts in zip(sp_.eigenvalues, sp_.timescales)]
@@ -125,7 +166,10 @@ def solve_command(args) -> int:
                            "timescales": list(map(float, sp_.timescales))}
     if args.kemeny:
         asked = True
-        K = exact.kemeny_constant(cm.generator)
+        try:
+            K = exact.kemeny_constant(cm.generator)
+        except NumericalError as exc:
+            raise locate(exc, model, "Kemeny's constant (semdsl solve --kemeny)") from None
         text.append(f"Kemeny constant: {K:.10g}")
         doc["kemeny"] = K
     if not asked:

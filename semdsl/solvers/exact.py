@@ -42,11 +42,23 @@ Graph helpers (:func:`transition_graph`, :func:`can_reach`,
 :func:`reach_surely`) are public because the solvers share the same
 qualitative precomputations.
 
+Numerical safeguards: stationary laws of reversible classes come from detailed
+balance in log space (any rate ratio, e.g. ``e^-1400``); non-reversible classes
+whose rates span more than :data:`GTH_RATE_RATIO` are solved by the
+subtraction-free (GTH) elimination up to :data:`GTH_MAX_STATES` states, others by
+sparse LU checked state by state.  Hitting-time, committor and absorption systems
+are solved by sparse LU refined until a componentwise backward error in the rates
+is below :data:`HITTING_BACKWARD_RTOL` (nearly closed sets -- deep traps, high
+barriers -- defeat plain LU), with the same elimination as fallback.  Values
+beyond the double range are ``inf`` with a note, never an error about singularity.
+Poisson windows are not searched beyond ``q t = 2^50`` (such times go to the
+Krylov engine or the stationary tail).
+
 Errors: malformed input (not a generator, a ``p0`` that is not a probability
 vector, out-of-range state ids) raises :class:`ValueError`; a well-formed
 problem whose answer is not unique, infinite in a way the return type cannot
 express, or not computable to the promised accuracy raises
-:class:`semdsl.errors.NumericalError` with a message that says why.
+:class:`semdsl.errors.NumericalError` with a message that says why and what to change.
 """
 
 from __future__ import annotations
@@ -262,12 +274,9 @@ def _lu_solve_rows(A, b: np.ndarray) -> np.ndarray:
 def stationary_distribution(Q) -> np.ndarray:
     r"""Stationary distribution of an irreducible CTMC: :math:`\pi Q = 0`, :math:`\sum_i \pi_i = 1`.
 
-    Solved directly: fixing :math:`\pi_k = 1` for the state ``k`` with the largest
-    exit rate, the remaining equations :math:`(\pi Q)_j = 0` (:math:`j \ne k`) form the
-    non-singular system :math:`Q^T_{-k,-k} x = -Q^T_{-k,k}`, which is factorised
-    with SuperLU; the result is then normalised.  Round-off negatives (if any)
-    are clipped to 0 before normalising.  :func:`stationary` handles reducible
-    chains, checks the residual and has an iterative fallback.
+    Solved as :func:`stationary` does (detailed balance in log space, subtraction-free
+    elimination, or sparse LU checked state by state), which also handles reducible
+    chains; this function insists on irreducibility.
 
     Parameters
     ----------
@@ -295,17 +304,7 @@ def stationary_distribution(Q) -> np.ndarray:
             f"the chain is not irreducible: its transition graph has {ncomp} strongly connected components "
             f"(largest {sizes.max()} of {n} states); the stationary distribution is not unique"
         )
-    k = int(np.argmin(Q.diagonal()))  # largest exit rate
-    keep = np.arange(n) != k
-    QT = Q.T.tocsc()
-    A = QT[keep][:, keep].tocsc()
-    b = -QT[keep][:, [k]].toarray().ravel()
-    x = _lu_solve(A, b)
-    pi = np.empty(n)
-    pi[keep] = x
-    pi[k] = 1.0
-    np.maximum(pi, 0.0, out=pi)
-    return pi / pi.sum()
+    return stationary(Q).pi
 
 
 def mean_first_passage(Q, target) -> np.ndarray:
@@ -315,7 +314,9 @@ def mean_first_passage(Q, target) -> np.ndarray:
     where the target is reached with probability < 1, and elsewhere the
     solution of :math:`-Q_{AA} m_A = 1` on the set ``A`` of non-target states that
     reach the target surely (transitions out of ``A`` only lead into ``A`` or
-    the target, so :math:`Q_{AA}` is a non-singular sub-generator).
+    the target, so :math:`Q_{AA}` is a non-singular sub-generator), accurate entry by
+    entry also when the set is nearly closed (see :class:`_HittingSystem`).  Times
+    beyond the double range are ``inf``.
     :func:`first_passage` adds moments, absorption probabilities and the
     distribution from an initial distribution.
 
@@ -330,19 +331,18 @@ def mean_first_passage(Q, target) -> np.ndarray:
     -------
     ndarray (n,)
     """
-    Q = as_generator(Q)
-    n = Q.shape[0]
+    Qc, _ = _canonical(Q)
+    n = Qc.shape[0]
     target = _as_states(target, n)
     m = np.full(n, np.inf)
     m[target] = 0.0
     if target.size == 0:
         return m
-    sure = reach_surely(Q, target)
+    sure = reach_surely(Qc, target)
     sure[target] = False
     A = np.flatnonzero(sure)
     if A.size:
-        Q_AA = Q[A][:, A].tocsc()
-        m[A] = _lu_solve_rows(-Q_AA, np.ones(A.size))
+        m[A] = np.maximum(_HittingSystem(Qc, A, "hitting-time").solve(np.ones(A.size)), 0.0)
     return m
 
 
@@ -394,6 +394,11 @@ KRYLOV_MAX_HALVINGS = 8
 SPARSE_EIG_MAX_CLASSES = 16
 #: ``kemeny_constant(method="fundamental")``: largest estimated flop count of its O(n) solves
 KEMENY_MAX_FLOPS = 2e11
+
+#: ``_poisson_windows`` bisects on integers stored as doubles: above this mean
+#: (``q t``) it does not try (the window would need more than 10^15 terms anyway)
+POISSON_MAX_LAM = 2.0**50
+POISSON_HUGE_R = 2**62
 
 TRANSIENT_METHODS = ("auto", "uniformization", "expm_multiply", "krylov")
 _UNIT_ROUNDOFF = 2.0**-53
@@ -520,14 +525,350 @@ def _classes(Qc: sp.csr_matrix) -> _Classes:
     return _Classes(int(ncomp), comp, closed_states, relabel[labels], int(uniq.size))
 
 
-def _describe_classes(members: list[np.ndarray], limit: int = 4, show: int = 5) -> str:
-    parts = []
-    for c, m in enumerate(members[:limit]):
-        ids = ", ".join(str(int(i)) for i in m[:show]) + (", ..." if m.size > show else "")
-        parts.append(f"class {c + 1}: {m.size} state{'s' if m.size != 1 else ''} [{ids}]")
+def _namer(names):
+    """``names`` (None, a sequence indexed by state id, or a callable) as a function of a state id."""
+    if names is None:
+        return lambda i: str(int(i))
+    if callable(names):
+        return lambda i: str(names(int(i)))
+    return lambda i: str(names[int(i)])
+
+
+def _name_set(ids, names=None, show: int = 5) -> str:
+    """``{a1, a2, ...} (12 nodes)``: up to ``show`` members by name, and the size when it is not 1 (``[0, 1, ...]`` by id without names)."""
+    ids = np.asarray(ids, dtype=np.int64).ravel()
+    name = _namer(names)
+    inner = ", ".join(name(i) for i in ids[:show]) + (", ..." if ids.size > show else "")
+    if names is None:  # state ids, as a list
+        return "[" + inner + "]" + (f" ({ids.size:,} states)" if ids.size != 1 else "")
+    return "{" + inner + "}" + (f" ({ids.size:,} nodes)" if ids.size != 1 else "")
+
+
+def _describe_classes(members: list[np.ndarray], limit: int = 4, show: int = 5, names=None) -> str:
+    parts = [_name_set(m, names, show) for m in members[:limit]]
     if len(members) > limit:
         parts.append(f"and {len(members) - limit} more")
-    return "; ".join(parts)
+    return ", ".join(parts)
+
+
+# =========================================================================== subtraction-free elimination
+
+#: the dense subtraction-free (Grassmann-Taksar-Heyman) elimination is used up to this many
+#: states: O(m^3) time and O(m^2) memory (about 1 s and 8 MB at 1000 states); larger systems
+#: rely on sparse LU with the componentwise checks below, and say so when those fail
+GTH_MAX_STATES = 1000
+#: a hitting-time solve ``(-Q_SS) x = b`` is accepted when its componentwise backward error in
+#: the rates (every rate, exit rate and right-hand side entry perturbed by at most this,
+#: relatively, makes ``x`` exact) is at most this
+HITTING_BACKWARD_RTOL = 1e-12
+#: most steps of iterative refinement before giving up on sparse LU
+REFINE_MAX_STEPS = 10
+#: a hitting-time solve too large for the elimination and not certified by its backward error
+#: is returned with a note when its estimated relative error is below this; above it NumericalError
+HITTING_UNCERTIFIED_MAX = 1e-6
+#: ... and without a note below this estimated relative error (see ``_HittingSystem.forward_error``)
+HITTING_FERR_QUIET = 1e-8
+#: a stationary law from sparse LU is accepted when every state balances its in- and out-flux
+#: to this (relative): ``|in_j - out_j| <= rtol (in_j + out_j)``; a normwise residual would not
+#: see a small probability that is wrong by a large factor
+STATIONARY_BALANCE_RTOL = 1e-10
+#: ... and is still returned, with a note giving its accuracy, up to this imbalance (the relative
+#: error of an entry is about twice its state's imbalance); beyond it NumericalError
+STATIONARY_BALANCE_MAX = 1e-6
+#: a non-reversible closed class whose rates span more than this ratio is solved by the
+#: subtraction-free elimination when it is small enough: sparse LU's error on a small
+#: probability grows like round-off times the ratio, and no residual test can bound it
+GTH_RATE_RATIO = 1e6
+
+
+def _state_reduction(A: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """In-place subtraction-free elimination of the M-matrix ``M = diag(A 1 + e) - A`` (``A >= 0`` off-diagonal).
+
+    States are eliminated from the last to the first.  Eliminating ``k`` replaces the
+    rates among the remaining states by those of the censored chain,
+    ``A_ij += A_ik A_kj / d_k``, and their exit rates by ``e_i += A_ik e_k / d_k``,
+    where the pivot ``d_k = sum_{j<k} A_kj + e_k`` is *recomputed as a sum of
+    non-negative numbers* instead of being updated by subtraction (Grassmann, Taksar
+    and Heyman 1985).  Every operation adds, multiplies or divides non-negative
+    numbers, so each entry keeps a relative accuracy of a few units of round-off
+    times ``m``, whatever the ratio of the rates (1e-300 next to 1 is fine).  The
+    diagonal of ``A`` is ignored and left holding garbage.  Afterwards ``A[:k, k]`` and
+    ``A[k, :k]`` hold the rates into and out of ``k`` at its elimination; the pivots
+    are returned (``d_0`` is the first state's exit rate in the end: 0 for a closed
+    class).  Ratios ``A_kj / d_k <= 1``, so nothing overflows that the rates themselves
+    do not.
+    """
+    m = A.shape[0]
+    d = np.zeros(m)
+    e = np.array(e, dtype=np.float64, copy=True)
+    buf = np.empty(max(m - 1, 0) ** 2)
+    with np.errstate(under="ignore"):
+        for k in range(m - 1, 0, -1):  # loop over eliminated states (dense, m <= GTH_MAX_STATES)
+            row = A[k, :k]
+            dk = float(row.sum()) + float(e[k])
+            d[k] = dk
+            if dk <= 0.0:
+                continue  # k cannot leave (only possible for a closed class's last state)
+            col = A[:k, k]
+            t = buf[: k * k].reshape(k, k)
+            np.multiply(col[:, None], row[None, :] / dk, out=t)
+            A[:k, :k] += t
+            if e[k] > 0.0:
+                e[:k] += col * (e[k] / dk)
+    if m:
+        d[0] = e[0]
+    return d
+
+
+class _GTHSolver:
+    """``(diag(W 1 + e) - W) x = b`` for ``b >= 0`` by :func:`_state_reduction` (dense, subtraction-free)."""
+
+    method = "subtraction-free elimination (GTH, dense)"
+
+    def __init__(self, W: sp.spmatrix, e: np.ndarray):
+        A = W.toarray()
+        np.fill_diagonal(A, 0.0)
+        self.A = A
+        self.d = _state_reduction(A, e)
+        if self.d[0] <= 0.0:
+            raise _numerical_error("the hitting-time system is singular: some states cannot leave the set")
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        A, d = self.A, self.d
+        m = d.size
+        b = np.array(b, dtype=np.float64, copy=True)
+        x = np.empty(m)
+        # values beyond the double range become inf (never NaN: a zero rate times inf counts as 0)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            for k in range(m - 1, 0, -1):  # forward: fold each eliminated state's right-hand side into the rest
+                if b[k] != 0.0:
+                    f = b[k] / d[k]
+                    col = A[:k, k]
+                    b[:k] += col * f if math.isfinite(f) else np.where(col > 0, np.inf, 0.0)
+            x[0] = b[0] / d[0]
+            for k in range(1, m):  # back substitution (sums of non-negative terms)
+                row, xs = A[k, :k], x[:k]
+                fin = np.isfinite(xs)
+                if fin.all():
+                    dot = row @ xs
+                elif np.any(row[~fin] > 0):
+                    dot = np.inf
+                else:
+                    dot = row[fin] @ xs[fin]
+                x[k] = (b[k] + dot) / d[k]
+        return x
+
+
+def _gth_stationary(W: sp.spmatrix) -> np.ndarray:
+    """Stationary law of one irreducible class from its rate matrix (dense GTH; relative accuracy per entry).
+
+    ``pi_k = sum_{i<k} pi_i A_ik / d_k`` after :func:`_state_reduction` with no exits;
+    the recursion runs on ``log pi`` (a log-sum-exp per state), so ratios beyond the
+    double range underflow to 0 only in the final normalisation.
+    """
+    A = W.toarray()
+    np.fill_diagonal(A, 0.0)
+    m = A.shape[0]
+    d = _state_reduction(A, np.zeros(m))
+    logpi = np.full(m, -np.inf)
+    logpi[0] = 0.0
+    with np.errstate(divide="ignore", under="ignore"):
+        logA = np.log(A)
+        for k in range(1, m):  # loop over states (dense, m <= GTH_MAX_STATES)
+            logpi[k] = special.logsumexp(logpi[:k] + logA[:k, k]) - math.log(d[k])
+    with np.errstate(under="ignore"):
+        pi = np.exp(logpi - logpi.max())
+    return pi / pi.sum()
+
+
+def _off_diagonal(Qc: sp.csr_matrix) -> sp.csr_matrix:
+    W = Qc - sp.diags(Qc.diagonal())
+    W = sp.csr_matrix(W)
+    W.eliminate_zeros()
+    return W
+
+
+class _HittingSystem:
+    """Accurate solves of ``(-Q_SS) x = b`` (``b >= 0``): hitting probabilities, hitting-time moments, committors.
+
+    ``-Q_SS = diag(W 1 + e) - W`` with ``W`` the rates within ``S`` and ``e`` the rates
+    out of ``S`` (computed directly, not as ``q - W 1``).  Its diagonal is a sum of
+    rates, and when ``S`` is nearly closed (exits ``e`` many decades below the rates
+    within ``S``: a deep trap, a high barrier) elimination by subtraction cancels the
+    exits away and plain LU gives answers wrong in every digit, or a singular factor.
+
+    Each solve therefore starts from sparse LU of ``-Q_SS`` and refines it with the
+    residual written without that cancellation, ``r_i = b_i - sum_j W_ij (x_i - x_j) -
+    e_i x_i``, until the componentwise backward error (the largest relative change of
+    the rates, exits and ``b`` that makes ``x`` exact) is below
+    :data:`HITTING_BACKWARD_RTOL`; for an M-matrix this bounds the relative error of
+    every entry (by about ``2 m`` times it, O'Cinneide's bound).  Where the solution is
+    too flat next to its size for doubles to resolve its differences, that floor cannot be
+    reached, and a first-order forward-error estimate decides instead
+    (:meth:`forward_error`).  If the LU is too poor (or singular), systems of at most
+    :data:`GTH_MAX_STATES` states are solved by subtraction-free elimination
+    (:class:`_GTHSolver`), which is accurate entry by entry; larger ones are returned with a
+    note when the estimate is below :data:`HITTING_UNCERTIFIED_MAX`, and otherwise raise
+    :class:`NumericalError` saying why and what to change.
+    """
+
+    def __init__(self, Qc: sp.csr_matrix, S: np.ndarray, what: str, names=None):
+        n = Qc.shape[0]
+        self.S = S
+        self.m = S.size
+        self.what = what
+        self.names = names
+        Woff = _off_diagonal(Qc)
+        inside = np.zeros(n, dtype=bool)
+        inside[S] = True
+        WS = Woff[S]
+        self.e = np.asarray(WS @ (~inside).astype(np.float64)).ravel()
+        self.W = sp.csr_matrix(WS[:, S])
+        self.W.sort_indices()
+        self._rows = np.repeat(np.arange(self.m), np.diff(self.W.indptr))
+        self.lu = None
+        self.gth = None
+        self.steps = 0
+        self.backward = 0.0
+        self.last_note = ""
+        self.ferr = 0.0
+        self.method = "direct sparse LU (SuperLU)"
+        if self.m <= 0:
+            return
+        try:
+            M = sp.diags(np.asarray(self.W.sum(axis=1)).ravel() + self.e) - self.W
+            self.lu = _factorize(M.tocsc(), transpose=True)
+        except (RuntimeError, MemoryError) as exc:
+            self._fallback(f"sparse LU failed ({exc})")
+
+    def _fallback(self, why: str):
+        if self.m > GTH_MAX_STATES:
+            raise self._too_hard(why)
+        self.gth = _GTHSolver(self.W, self.e)
+        self.method = f"{_GTHSolver.method}, after {why}"
+
+    def _too_hard(self, why: str) -> NumericalError:
+        e = self.e[self.e > 0]
+        W = self.W.data
+        spread = ""
+        if e.size and W.size:
+            spread = f" (exit rates from the set down to {e.min():.3g}, rates within it up to {W.max():.3g})"
+        return _numerical_error(
+            f"the {self.what} system of {self.m:,} states is too ill-conditioned for sparse LU: {why}; "
+            f"the walk leaves the set of non-target states almost never compared with how fast it moves "
+            f"inside it{spread}",
+            "lower beta or rescale F (or the rates) so that they span fewer decades, or use a model "
+            f"with at most {GTH_MAX_STATES} such states (solved by subtraction-free elimination)",
+        )
+
+    def apply(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(-Q_SS) x`` without cancellation, and the sum of the absolute values of its terms."""
+        W, rows = self.W, self._rows
+        with np.errstate(over="ignore", invalid="ignore"):
+            terms = W.data * (x[rows] - x[W.indices])
+            y = np.bincount(rows, weights=terms, minlength=self.m) + self.e * x
+            mag = np.bincount(rows, weights=np.abs(terms), minlength=self.m) + self.e * np.abs(x)
+        return y, mag
+
+    def backward_error(self, x: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
+        """Componentwise backward error ``max_i |r_i| / (sum_j |W_ij (x_i - x_j)| + e_i |x_i| + |b_i|)`` and ``r``."""
+        y, mag = self.apply(x)
+        r = b - y
+        scale = mag + np.abs(b)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(scale > 0, np.abs(r) / np.where(scale > 0, scale, 1.0), np.where(r == 0, 0.0, np.inf))
+        if not np.all(np.isfinite(x)):
+            return np.inf, r
+        return float(w.max()) if w.size else 0.0, r
+
+    def forward_error(self, x: np.ndarray, r: np.ndarray, x0: np.ndarray) -> float:
+        """Estimated largest relative error of ``x``: ``max_i (M^-1 (|r| + u |M| |x|))_i / |x_i|``.
+
+        ``M^-1 >= 0`` for an M-matrix, so ``M^-1 |r|`` bounds the error to first order; the
+        term ``u |M| |x|`` adds the rounding of ``x`` itself and of the residual (where ``x``
+        is nearly constant next to its size its differences are resolved only to that).  The
+        solve uses the LU factors, so the estimate is trusted only when the LU answer ``x0``
+        was within 1% of the refined one; otherwise it is ``inf``.
+        """
+        ax = np.abs(x)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if not np.all(np.isfinite(x)) or np.max(np.abs(x0 - x) / np.maximum(ax, np.finfo(float).tiny)) > 1e-2:
+                return np.inf
+            W, rows = self.W, self._rows
+            rep = np.bincount(rows, weights=W.data * (ax[rows] + ax[W.indices]), minlength=self.m) + self.e * ax
+            z = self.lu.solve(np.abs(r) + _UNIT_ROUNDOFF * rep)
+            if np.any(z < 0) or not np.all(np.isfinite(z)):
+                return np.inf
+            nz = ax > 0
+            return float(np.max(z[nz] / ax[nz])) if np.any(nz) else 0.0
+
+    def solve(self, b: np.ndarray, *, strict: bool = True) -> np.ndarray:
+        """``x`` with ``(-Q_SS) x = b``; ``last_note`` says when it is not certified.
+
+        Sparse LU, then iterative refinement while it pays (the backward error halves).
+        Accepted at once when the componentwise backward error is at most
+        :data:`HITTING_BACKWARD_RTOL`; otherwise by the forward-error estimate
+        (:meth:`forward_error`): up to :data:`HITTING_FERR_QUIET` (1e-10 for systems
+        small enough for the subtraction-free elimination, which takes over above it),
+        with a note up to :data:`HITTING_UNCERTIFIED_MAX`, else NumericalError (or the
+        answer with a note, ``strict=False``).
+        """
+        b = np.asarray(b, dtype=np.float64)
+        self.last_note = ""
+        if self.m == 0:
+            return np.zeros(0)
+        if self.gth is None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = self.lu.solve(b)
+            if not np.all(np.isfinite(x)):
+                if self.m > GTH_MAX_STATES and np.all(np.isfinite(b)):
+                    raise _numerical_error(
+                        f"the {self.what} system of {self.m:,} states gave values beyond the double range "
+                        "(hitting times above 1.8e308, or a numerically singular system)",
+                        "lower beta or rescale F (or the rates): the answer needs rates that span fewer decades",
+                    )
+                self._fallback("sparse LU gave non-finite values")
+                return self.solve(b, strict=strict)
+            x0 = x
+            omega, r = self.backward_error(x, b)
+            best = (omega, x, r)
+            steps = stall = 0
+            while omega > HITTING_BACKWARD_RTOL and steps < REFINE_MAX_STEPS and stall < 2:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    x = x + self.lu.solve(r)
+                steps += 1
+                omega, r = self.backward_error(x, b)
+                stall = 0 if omega < 0.5 * best[0] else stall + 1
+                if omega < best[0]:
+                    best = (omega, x, r)
+            omega, x, r = best
+            self.steps = max(self.steps, steps)
+            if steps and "refinement" not in self.method:
+                self.method += " with iterative refinement"
+            if omega <= HITTING_BACKWARD_RTOL:
+                self.backward = max(self.backward, omega)
+                return x
+            ferr = self.forward_error(x, r, x0)
+            small = self.m <= GTH_MAX_STATES
+            if ferr <= (1e-10 if small else HITTING_FERR_QUIET):
+                self.backward = max(self.backward, omega)
+                self.ferr = max(self.ferr, ferr)
+                return x
+            why = (f"sparse LU with {steps} refinement step(s) reached a componentwise backward error "
+                   f"of {omega:.2g} (estimated relative error {ferr:.2g})")
+            if not small:
+                if ferr <= HITTING_UNCERTIFIED_MAX or not strict:
+                    self.last_note = (f"{self.what} values certified only to about {ferr:.1g} relative"
+                                      if ferr <= HITTING_UNCERTIFIED_MAX else
+                                      f"{self.what} values not certified ({why})")
+                    self.backward = max(self.backward, omega)
+                    self.ferr = max(self.ferr, ferr)
+                    return x
+            self._fallback(why)
+        x = self.gth.solve(b)
+        omega, _ = self.backward_error(x, b)
+        self.backward = max(self.backward, omega if np.isfinite(omega) else 0.0)
+        return x
 
 
 # =========================================================================== Poisson weights
@@ -543,8 +884,21 @@ def _poisson_windows(lams: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarr
     :func:`scipy.special.pdtr` / :func:`scipy.special.pdtrc`), so ``delta <= eps``
     is a rigorous statement, not Fox and Glynn's analytic over-estimate.  Both
     points are found by a vectorised bisection; both are non-decreasing in ``lam``.
+
+    ``lam`` above :data:`POISSON_MAX_LAM` (where the bisection's integers would no
+    longer be exact doubles) gets the sentinel window ``L = 0``,
+    ``R = POISSON_HUGE_R``, ``delta = 1``: far more terms than any engine accepts,
+    so such times always go to the Krylov engine, the relaxed tail, or an error.
     """
     lams = np.asarray(lams, dtype=np.float64)
+    huge = lams > POISSON_MAX_LAM
+    if np.any(huge):
+        L = np.zeros(lams.shape, dtype=np.int64)
+        R = np.full(lams.shape, POISSON_HUGE_R, dtype=np.int64)
+        delta = np.ones(lams.shape)
+        if np.any(~huge):
+            L[~huge], R[~huge], delta[~huge] = _poisson_windows(lams[~huge], eps)
+        return L, R, delta
     half = eps / 2.0
     # R: smallest R >= 0 with P(N > R) <= half.  Invariant: P(N > lo) > half (lo = -1 is a sentinel), P(N > hi) <= half.
     lo = np.full(lams.shape, -1.0)
@@ -1255,8 +1609,9 @@ class Stationary:
     pi : ndarray
         Stationary distribution (length ``n``); zero on transient states.
     method : str
-        How the linear systems were solved (direct sparse LU, with iterative
-        refinement, or GMRES with an ILU or Jacobi preconditioner).
+        How the stationary laws were found (detailed balance, subtraction-free
+        elimination, direct sparse LU with or without iterative refinement, or GMRES
+        with an ILU or Jacobi preconditioner).
     closed_classes : list of ndarray
         State ids of each closed (recurrent) communicating class, numbered by
         their smallest member.
@@ -1269,7 +1624,12 @@ class Stationary:
     weights : ndarray
         Mixture weight of each closed class (probability of ending in it).
     residual : float
-        Largest relative flux residual ``||(pi_c Q)||_1 / sum_i pi_c,i q_i`` over the classes.
+        Largest relative flux residual ``||(pi_c Q)||_1 / sum_i pi_c,i q_i`` over the classes
+        (for detailed balance and the subtraction-free elimination: the largest relative
+        imbalance of a transition's or a state's flux, a componentwise measure).
+    caveat : str
+        Non-empty when the answer is returned but not certified entry by entry (a large
+        non-reversible chain whose rates span many decades); ``note`` includes it.
     """
 
     pi: np.ndarray
@@ -1280,6 +1640,7 @@ class Stationary:
     note: str
     weights: np.ndarray = field(repr=False, default=None)
     residual: float = 0.0
+    caveat: str = ""
 
 
 def _robust_solve(A: sp.csc_matrix, rhs: np.ndarray, residual_of, what: str):
@@ -1292,13 +1653,15 @@ def _robust_solve(A: sp.csc_matrix, rhs: np.ndarray, residual_of, what: str):
     why = ""
     try:
         lu = _factorize(A)
-        x = lu.solve(rhs)
-        res = residual_of(x)
+        with np.errstate(all="ignore"):
+            x = lu.solve(rhs)
+            res = residual_of(x)
         if res <= STATIONARY_RESIDUAL_RTOL:
             return x, "direct sparse LU (SuperLU)", res
         for _ in range(2):
-            x = x + lu.solve(rhs - A @ x)
-            res = residual_of(x)
+            with np.errstate(all="ignore"):
+                x = x + lu.solve(rhs - A @ x)
+                res = residual_of(x)
             if res <= STATIONARY_RESIDUAL_RTOL:
                 return x, "direct sparse LU (SuperLU) with iterative refinement", res
         why = f"direct solve residual {res:.2g}"
@@ -1314,8 +1677,9 @@ def _robust_solve(A: sp.csc_matrix, rhs: np.ndarray, residual_of, what: str):
         d = A.diagonal()
         M = spla.LinearOperator(A.shape, matvec=lambda v: v / d)
         prec = "Jacobi"
-    x, info = spla.gmres(A, rhs, x0=x0, rtol=1e-14, atol=0.0, restart=min(100, n), maxiter=50, M=M)
-    res = residual_of(x) if np.all(np.isfinite(x)) else np.inf
+    with np.errstate(all="ignore"):  # a diverging iteration is judged by its residual, not by warnings
+        x, info = spla.gmres(A, rhs, x0=x0, rtol=1e-14, atol=0.0, restart=min(100, n), maxiter=50, M=M)
+        res = residual_of(x) if np.all(np.isfinite(x)) else np.inf
     if res <= STATIONARY_RESIDUAL_RTOL:
         return x, f"GMRES with {prec} preconditioner ({why})", res
     raise _numerical_error(
@@ -1325,13 +1689,17 @@ def _robust_solve(A: sp.csc_matrix, rhs: np.ndarray, residual_of, what: str):
     )
 
 
-def _reversible_distribution(Qc, states, lab, r) -> np.ndarray | None:
-    """``pi`` from detailed balance, when the closed classes satisfy it; else None.
+def _reversible_distribution(Qc, states, lab, r):
+    """``(pi, balance)`` from detailed balance, when the closed classes satisfy it; else None.
 
     ``pi_i R_ij = pi_j R_ji`` fixes ``log pi`` along a spanning tree of each class
     (pointer doubling in :func:`semdsl.analysis._potential`, O(n log depth));
     Kolmogorov's criterion is then checked on every transition.  No linear system is
     factorised, so a reversible landscape's stationary law costs a few array passes.
+    Everything happens in log space, so rate ratios beyond the double range (``e^-1400``)
+    are fine: probabilities below 1e-308 of the largest underflow to 0, their correctly
+    rounded value.  ``balance`` is the largest relative violation of detailed balance
+    over the transitions, ``max |pi_i R_ij / (pi_j R_ji) - 1|`` (a componentwise check).
     """
     from ..analysis import _potential
     n = Qc.shape[0]
@@ -1354,16 +1722,22 @@ def _reversible_distribution(Qc, states, lab, r) -> np.ndarray | None:
     mismatch = np.abs(phi[cols] - phi[rows] - lr)
     if np.any(mismatch > 1e-9 * (1.0 + np.abs(lr) + np.abs(phi[rows]))):
         return None
+    # detailed balance checked in log space, edge by edge: pi_i R_ij / (pi_j R_ji) = exp(mismatch); the
+    # rounding of the log-space sums themselves (a few ulps of |phi|) is allowed on top of the tolerance
+    rounding = 16.0 * _UNIT_ROUNDOFF * (1.0 + np.abs(lr) + np.abs(phi[rows]) + np.abs(phi[cols]))
+    if np.any(mismatch - rounding > STATIONARY_RESIDUAL_RTOL):
+        return None
     top = np.full(r, -np.inf)
     np.maximum.at(top, lab, phi)
-    w = np.exp(phi - top[lab])
+    with np.errstate(under="ignore"):
+        w = np.exp(phi - top[lab])
     tot = np.bincount(lab, weights=w, minlength=r)
     out = np.zeros(n)
     out[states] = w / tot[lab]
-    return out
+    return out, float(np.expm1(mismatch.max())) if mismatch.size else 0.0
 
 
-def _closed_class_distributions(Qc, exit_rates, cl: _Classes):
+def _closed_class_distributions(Qc, exit_rates, cl: _Classes, names=None):
     """Stationary distribution of every closed class at once (length-``n`` array, each class summing to 1).
 
     The closed classes do not communicate, so ``Q`` restricted to their union is
@@ -1403,29 +1777,158 @@ def _closed_class_distributions(Qc, exit_rates, cl: _Classes):
         return float(rel.max()) if r else 0.0
 
     if unknown.size == 0:
-        return assemble(np.zeros(0)), "trivial (singleton classes)", 0.0
+        return assemble(np.zeros(0)), "trivial (singleton classes)", 0.0, ""
     guess = _reversible_distribution(Qc, states, lab, r)
     if guess is not None:
-        res = residual_of(guess[unknown] / guess[pins][class_of[unknown]])
-        if res <= 1e-10:
-            return assemble(guess[unknown] / guess[pins][class_of[unknown]]), \
-                "detailed balance (potential on a spanning tree, no factorisation)", res
+        return guess[0], "detailed balance (potential on a spanning tree, no factorisation)", guess[1], ""
+    sizes = np.bincount(lab, minlength=r)
+    big = sizes > 1
+    W = _off_diagonal(Qc)
+    inner = _submatrix(W, states, states).data
+    ratio = float(inner.max() / inner.min()) if inner.size else 1.0
+    if ratio > GTH_RATE_RATIO and int(sizes[big].sum()) <= GTH_MAX_STATES:
+        # rates over many decades: sparse LU could cancel small probabilities away, and no residual
+        # would show it (a weak link between two well-balanced groups); the subtraction-free
+        # elimination is accurate entry by entry
+        val = assemble(np.zeros(unknown.size))
+        for c in np.flatnonzero(big):  # loop over closed classes
+            ids = states[lab == c]
+            val[ids] = _gth_stationary(W[ids][:, ids])
+        bal, _ = _balance(W, val, exit_rates, states, lab, r)
+        return val, f"subtraction-free elimination (GTH, dense; rates span a ratio of {ratio:.2g})", float(bal.max()), ""
     A = _submatrix(QT, unknown, unknown).tocsc()
     rhs = -np.asarray(_submatrix(QT, unknown, pins).sum(axis=1)).ravel()
-    x, method, res = _robust_solve(A, rhs, residual_of, "stationary distribution")
-    return assemble(x), method, res
+    # sparse LU, refined until every state balances its flux (a componentwise check)
+    val, method, res = None, "", np.inf
+    try:
+        lu = _factorize(A)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = lu.solve(rhs)
+        steps, best = 0, None
+        while np.all(np.isfinite(x)):
+            cand = assemble(x)
+            b_now, _ = _balance(W, cand, exit_rates, states, lab, r)
+            if best is None or b_now.max() < best[0].max():
+                best = (b_now, cand, x, steps)
+            if b_now.max() <= STATIONARY_BALANCE_RTOL or steps >= REFINE_MAX_STEPS or best[3] < steps:
+                break  # accepted, or refinement stopped improving
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = x + lu.solve(rhs - A @ x)
+            steps += 1
+        if best is not None:
+            bal, val, x, steps = best
+            res = residual_of(x)
+            method = "direct sparse LU (SuperLU)" + (f" with {steps} step(s) of iterative refinement" if steps else "")
+    except (RuntimeError, MemoryError):
+        pass
+    failure = None
+    if val is None:  # LU failed outright: GMRES (accepted normwise by _robust_solve, then judged state by state)
+        try:
+            x, method, res = _robust_solve(A, rhs, residual_of, "stationary distribution")
+            val = assemble(x)
+            bal, _ = _balance(W, val, exit_rates, states, lab, r)
+        except NumericalError as exc:
+            failure = exc
+            val = assemble(np.zeros(unknown.size))
+            bal = np.where(big, np.inf, 0.0)
+            method = "sparse LU and GMRES failed"
+    bad = np.flatnonzero(bal > STATIONARY_BALANCE_RTOL)
+    if bad.size == 0:
+        caveat = ""
+        if ratio > GTH_RATE_RATIO:
+            caveat = (f"the chain is not reversible and its rates span a ratio of {ratio:.2g}: every state balances "
+                      f"its flux to {float(bal.max()):.1g}, but a small probability that hangs on rare transitions "
+                      "between well-balanced groups of states is not certified entry by entry (too many states "
+                      f"for the subtraction-free elimination, at most {GTH_MAX_STATES})")
+        return val, method, res, caveat
+    if int(sizes[bad].sum()) <= GTH_MAX_STATES:
+        for c in bad:  # loop over the closed classes that failed the check
+            ids = states[lab == c]
+            val[ids] = _gth_stationary(W[ids][:, ids])
+        bal, _ = _balance(W, val, exit_rates, states, lab, r)
+        return val, f"{method}; subtraction-free elimination (GTH, dense) for {bad.size} class(es) it left inaccurate", \
+            float(bal.max()), ""
+    if failure is not None:
+        raise failure
+    if np.all(bal <= STATIONARY_BALANCE_MAX):
+        return val, method, res, (f"small probabilities are uncertain by {2.0 * float(bal.max()):.1g} relative or more: "
+                                  f"some state balances its probability flux only to {float(bal.max()):.1g} (rates "
+                                  f"over a ratio of {ratio:.2g}, too many states for the subtraction-free elimination)")
+    _, worst = _balance(W, val, exit_rates, states, lab, r)
+    c = int(bad[np.argmax(bal[bad])])
+    raise _numerical_error(
+        f"the stationary distribution of a closed class of {int(sizes[c]):,} states is not accurate entry by entry: "
+        f"{_namer(names)(worst[c])} balances its probability flux only to a relative {bal[c]:.2g} "
+        f"(rates from {float(W.data.min()):.3g} to {float(W.data.max()):.3g}); small probabilities would be wrong",
+        "lower beta or rescale F (or the rates) so that they span fewer decades, or use a model whose "
+        f"non-reversible closed classes have at most {GTH_MAX_STATES} states (solved by subtraction-free elimination)",
+    )
 
 
-def stationary(Q, p0=None) -> Stationary:
+def _balance(W, val, exit_rates, states, lab, r):
+    """Largest relative flux imbalance ``|in_j - out_j| / (in_j + out_j)`` per closed class, and the worst state of each.
+
+    States whose fluxes are below 1e-280 (probabilities near the bottom of the double
+    range) are not judged: their values are only known to within underflow.
+    """
+    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        inflow = np.asarray(W.T @ val).ravel()[states]
+        outflow = val[states] * exit_rates[states]
+        tot = inflow + outflow
+        omega = np.where(tot > 1e-280, np.abs(inflow - outflow) / np.where(tot > 0, tot, 1.0), 0.0)
+    bal = np.zeros(r)
+    np.maximum.at(bal, lab, omega)
+    worst = np.zeros(r, dtype=np.int64)
+    order = np.lexsort((omega, lab))
+    last = np.searchsorted(lab[order], np.arange(r), side="right") - 1
+    worst[:] = states[order[np.maximum(last, 0)]]
+    return bal, worst
+
+
+def _absorption_weights(Qc, cl: _Classes, T: np.ndarray, pT: np.ndarray) -> np.ndarray:
+    """Probability of ending in each closed class for the mass ``pT`` on the transient states ``T``.
+
+    Up to 32 classes: one accurate hitting solve per class, ``(-Q_TT) a_c = Q_{T,C_c} 1``
+    (:class:`_HittingSystem`, non-negative right-hand sides), and ``w_c = pT . a_c``.
+    More classes: one transposed sparse LU solve for the expected time spent in each
+    transient state, ``(-Q_TT)^T g = pT``, and the flux ``g Q_{T,C}`` into the classes.
+    """
+    into = _submatrix(Qc, T, cl.closed_states)
+    if cl.r <= 32:
+        system = _HittingSystem(Qc, T, "absorption-probability")
+        lab = cl.closed_label
+        out = np.zeros(cl.r)
+        for c in range(cl.r):  # loop over closed classes
+            rhs = np.asarray(into[:, lab == c].sum(axis=1)).ravel()
+            if np.any(rhs > 0):
+                out[c] = float(pT @ np.clip(system.solve(rhs), 0.0, 1.0))
+        return out
+    try:
+        lu = _factorize((-_submatrix(Qc, T, T)).T)
+    except (RuntimeError, MemoryError) as exc:
+        raise _numerical_error(f"could not factorise the transient block for the absorption weights: {exc}",
+                               "lower beta or rescale F (or the rates) so that they span fewer decades") from exc
+    g = lu.solve(pT)
+    flux = into.T @ g
+    return np.bincount(cl.closed_label, weights=flux, minlength=cl.r)
+
+
+def stationary(Q, p0=None, *, names=None) -> Stationary:
     r"""Stationary distribution of any finite CTMC: :math:`\pi Q = 0`, :math:`\sum_i \pi_i = 1`.
 
-    Irreducible chain: :math:`\pi` is unique; one state ``k`` (largest exit rate) is
+    Irreducible chain: :math:`\pi` is unique.  A reversible chain gets it from
+    detailed balance, in log space (any rate ratio; probabilities below 1e-308 of the
+    largest underflow to 0), accepted when every transition balances to 1e-10.  A
+    non-reversible one whose rates span more than :data:`GTH_RATE_RATIO` and that has at
+    most :data:`GTH_MAX_STATES` states is solved by the subtraction-free GTH elimination
+    (relative accuracy per entry).  Otherwise one state ``k`` (largest exit rate) is
     pinned, :math:`\pi_k = 1`, and :math:`Q^T_{-k,-k} x = -Q^T_{-k,k}` is solved by sparse
-    LU (as :func:`stationary_distribution`), then normalised.  The answer is
-    accepted only if the relative flux residual
-    :math:`\|\pi Q\|_1 / \sum_i \pi_i q_i \le 10^{-10}`; otherwise two steps of
-    iterative refinement, then GMRES with an ILU (or Jacobi) preconditioner are
-    tried, and ``method`` says which succeeded.
+    LU, refined until every state balances its in- and out-flux to
+    :data:`STATIONARY_BALANCE_RTOL`; classes left unbalanced are redone by GTH when
+    small enough, returned with a ``caveat`` up to :data:`STATIONARY_BALANCE_MAX`, and
+    refused (NumericalError, saying what to change) beyond.  If LU fails outright,
+    GMRES with an ILU (or Jacobi) preconditioner is tried (normwise residual
+    :math:`\|\pi Q\|_1 / \sum_i \pi_i q_i \le 10^{-10}`).  ``method`` says what was used.
 
     Reducible chain: the closed (recurrent) classes ``C_1..C_r`` are the strongly
     connected components of the transition graph with no transition leaving them
@@ -1435,7 +1938,10 @@ def stationary(Q, p0=None) -> Stationary:
     :math:`\pi = \sum_c w_c \pi^{(c)}`; started from ``p0`` the chain ends in
     class ``c`` with probability :math:`w_c = \sum_{j \in C_c} (p_{0,j} + f_j)`, where
     :math:`f = g\, Q_{T,C}` is the flux out of the transient states ``T`` and ``g``
-    solves :math:`(-Q_{TT})^T g = p_{0,T}` (expected time spent in each transient state).
+    solves :math:`(-Q_{TT})^T g = p_{0,T}` (expected time spent in each transient state;
+    with at most 32 classes the absorption probabilities are solved class by class
+    instead, by the accurate hitting-time solver).  ``note`` names the classes (with
+    ``names``), their weights and the transient states.
 
     Parameters
     ----------
@@ -1443,6 +1949,8 @@ def stationary(Q, p0=None) -> Stationary:
         Generator.
     p0 : array_like (n,), optional
         Initial distribution; needed when there is more than one closed class.
+    names : sequence or callable, optional
+        Node names by state id (``cm.nodes.name``), used in notes and errors.
 
     Returns
     -------
@@ -1465,44 +1973,55 @@ def stationary(Q, p0=None) -> Stationary:
     reducible = cl.ncomp > 1
     if cl.r > 1 and p is None:
         raise _numerical_error(
-            f"the chain has {cl.r} closed classes (sets of states it never leaves): {_describe_classes(members)}; "
-            "its stationary distribution depends on the initial state",
+            f"the chain is reducible: it has {cl.r} closed classes (sets of states it never leaves): "
+            f"{_describe_classes(members, names=names)}; its stationary distribution depends on the initial state",
             "pass p0 to weight each class by the probability of ending in it",
         )
-    base, method, res = _closed_class_distributions(Qc, exit_rates, cl)
+    base, method, res, caveat = _closed_class_distributions(Qc, exit_rates, cl, names)
     transient_states = np.setdiff1d(np.arange(n), cl.closed_states, assume_unique=True)
     if cl.r == 1:
         weights = np.ones(1)
-        how = "one closed class: the stationary distribution is unique"
     else:
         weights = np.bincount(cl.closed_label, weights=p[cl.closed_states], minlength=cl.r)
         pT = p[transient_states]
         if transient_states.size and np.any(pT > 0):
-            try:
-                lu = _factorize((-_submatrix(Qc, transient_states, transient_states)).T)
-            except (RuntimeError, MemoryError) as exc:
-                raise _numerical_error(f"could not factorise the transient block for the absorption weights: {exc}") from exc
-            g = lu.solve(pT)
-            flux = _submatrix(Qc, transient_states, cl.closed_states).T @ g
-            weights = weights + np.bincount(cl.closed_label, weights=flux, minlength=cl.r)
+            weights = weights + _absorption_weights(Qc, cl, transient_states, pT)
         if not np.all(np.isfinite(weights)) or abs(weights.sum() - 1.0) > 1e-8:
             raise _numerical_error(
                 f"absorption weights into the {cl.r} closed classes sum to {weights.sum()!r}, not 1",
-                "the transient part of the chain is numerically singular",
+                "the transient part of the chain is numerically singular: lower beta or rescale F (or the rates) "
+                "so that they span fewer decades",
             )
         weights = np.maximum(weights, 0.0)
         weights /= weights.sum()
-        how = f"{cl.r} closed classes mixed with the absorption probabilities of p0"
     class_of = np.full(n, -1, dtype=np.int64)
     class_of[cl.closed_states] = cl.closed_label
     pi = np.zeros(n)
     pi[cl.closed_states] = base[cl.closed_states] * weights[cl.closed_label]
-    sizes = ", ".join(str(m.size) for m in members[:8]) + (", ..." if cl.r > 8 else "")
-    note = (
-        f"{'reducible' if reducible else 'irreducible'} chain: {cl.ncomp} strongly connected component(s), "
-        f"{cl.r} closed class(es) of size {sizes}, {transient_states.size} transient state(s) with zero mass; "
-        f"{how}; {method}, relative flux residual {res:.2g}"
-    )
+    unit = "node" if names is not None else "state"
+    tail = f"{method}, relative flux residual {res:.2g}" + (f"; caution: {caveat}" if caveat else "")
+    if not reducible:
+        note = f"irreducible chain; {tail}"
+    else:
+        nt = transient_states.size
+        transient_text = (f"{nt:,} transient {unit}{'s' if nt != 1 else ''} {_name_set(transient_states, names)} "
+                          f"carr{'y' if nt != 1 else 'ies'} no mass" if nt else "no transient states")
+        if cl.r == 1:
+            note = (f"reducible chain: every walk ends in the closed class {_name_set(members[0], names)}; "
+                    f"{transient_text}; {tail}")
+        else:
+            order = np.argsort(-weights, kind="stable")
+            hit = [c for c in order if weights[c] > 0]
+            missed = [c for c in order if weights[c] == 0]
+            shown = ", ".join(f"{_name_set(members[c], names)} with probability {weights[c]:.6g}" for c in hit[:4])
+            if len(hit) > 4:
+                shown += f" and {len(hit) - 4} more"
+            note = (f"reducible chain: {cl.r} closed classes (sets of {unit}s the walk never leaves); from the initial "
+                    f"distribution it ends in {shown}")
+            if missed:
+                note += f"; never in {_describe_classes([members[c] for c in missed], limit=3, names=names)}"
+            note += (f"; the stationary law is this mixture, so it depends on where the walk starts; "
+                     f"{transient_text}; {tail}")
     return Stationary(
         pi=pi,
         method=method,
@@ -1512,6 +2031,7 @@ def stationary(Q, p0=None) -> Stationary:
         note=note,
         weights=weights,
         residual=float(res),
+        caveat=caveat,
     )
 
 
@@ -1525,7 +2045,8 @@ class FirstPassage:
     Attributes
     ----------
     mean : float or None
-        ``E[T]``; ``None`` when ``P(T = inf) > 1e-12`` (the mean is infinite).
+        ``E[T]``; ``None`` when ``P(T = inf) > 1e-12`` (the mean is infinite);
+        ``inf`` when it exceeds the double range.
     second_moment : float or None
         ``E[T^2]`` (``None`` when ``mean`` is).
     finite_fraction : float
@@ -1543,6 +2064,12 @@ class FirstPassage:
         Bound on the error of ``cdf`` and ``survival`` (0 without times).
     cdf_method : str
         Transient engine used for the distribution.
+    missed : str
+        Why ``mean`` is ``None`` or infinite, in words (where the walk gets caught
+        instead of reaching the target, named with ``names``); empty otherwise.
+    caveat : str
+        Non-empty when ``finite_fraction`` or the mean is returned without being
+        certified entry by entry (a large, nearly closed set of states).
     """
 
     mean: float | None
@@ -1556,13 +2083,18 @@ class FirstPassage:
     note: str = ""
     cdf_error_bound: float = 0.0
     cdf_method: str = ""
+    missed: str = ""
+    caveat: str = ""
 
 
-def first_passage(Q, p0, target, times=None, *, method: str = "auto", tol: float = 1e-10) -> FirstPassage:
+def first_passage(Q, p0, target, times=None, *, method: str = "auto", tol: float = 1e-10, names=None) -> FirstPassage:
     r"""Statistics of the hitting time :math:`T = \inf\{t \ge 0 : X_t \in B\}` of ``target`` ``B`` from ``p0``.
 
-    With ``S`` the non-target states from which ``B`` can be reached, one sparse
-    LU of :math:`-Q_{SS}` (non-singular: every state of ``S`` can leave ``S``) gives
+    With ``S`` the non-target states from which ``B`` can be reached, one
+    factorisation of :math:`-Q_{SS}` (non-singular: every state of ``S`` can leave ``S``;
+    sparse LU refined to a componentwise backward error below
+    :data:`HITTING_BACKWARD_RTOL`, or the subtraction-free elimination when the set is
+    nearly closed -- see :class:`_HittingSystem`) gives
 
     * the absorption probabilities :math:`h_i = P_i(T < \infty)`:
       :math:`-Q_{SS} h_S = Q_{SB} 1`, :math:`h = 1` on ``B``, 0 where ``B`` is unreachable;
@@ -1576,8 +2108,11 @@ def first_passage(Q, p0, target, times=None, *, method: str = "auto", tol: float
     :math:`p_0 \cdot u` and :math:`p_0 \cdot v` when every state in the support of
     ``p0`` reaches ``B`` surely, which is decided on the graph; otherwise the
     conditional moments, and ``note`` says so); else both are ``None``
-    (infinite).  ``per_state_mean`` is :math:`E_i[T]` (``inf`` where not sure),
-    as :func:`mean_first_passage`.
+    (infinite), and ``missed`` says where the walk gets caught instead (closed
+    classes named with ``names``).  A mean beyond the double range (1.8e308) is
+    ``inf``, with ``missed`` saying so; a second moment beyond it is ``inf`` with a
+    note.  ``per_state_mean`` is :math:`E_i[T]` (``inf`` where not sure), as
+    :func:`mean_first_passage`.
 
     With ``times``, ``cdf(t)`` :math:`= P(T \le t)` is the mass absorbed in ``B``
     by time ``t`` when ``B`` is made absorbing, from :func:`transient`'s engines on
@@ -1597,6 +2132,8 @@ def first_passage(Q, p0, target, times=None, *, method: str = "auto", tol: float
         Times at which to evaluate the distribution function.
     method, tol
         Passed to the transient engines (see :func:`transient`).
+    names : sequence or callable, optional
+        Node names by state id (``cm.nodes.name``), used in ``missed``.
 
     Returns
     -------
@@ -1622,38 +2159,62 @@ def first_passage(Q, p0, target, times=None, *, method: str = "auto", tol: float
     h = is_B.astype(np.float64)
     u = np.zeros(n)
     v = np.zeros(n)
+    solve_note = caveat = ""
     if S.size:
-        QSS = _submatrix(Qc, S, S)
-        try:
-            lu = _factorize(-QSS, transpose=True)
-        except (RuntimeError, MemoryError) as exc:
-            raise _numerical_error(f"could not factorise the hitting-time system of {S.size} states: {exc}") from exc
+        system = _HittingSystem(Qc, S, "hitting-time", names)
         into_B = np.asarray(_submatrix(Qc, S, B).sum(axis=1)).ravel()
-        hS = np.clip(lu.solve(into_B), 0.0, 1.0)
-        hS[sure[S]] = 1.0  # decided on the graph: exact
-        uS = lu.solve(hS)
-        vS = lu.solve(2.0 * uS)
-        if not (np.all(np.isfinite(hS)) and np.all(np.isfinite(uS)) and np.all(np.isfinite(vS))):
-            raise _numerical_error("the hitting-time system gave non-finite values (numerically singular)")
+        if np.all(sure[S]):
+            hS = np.ones(S.size)  # decided on the graph: exact
+        else:
+            hS = np.clip(system.solve(into_B), 0.0, 1.0)
+            hS[sure[S]] = 1.0
+        solve_notes = [system.last_note]
+        uS = system.solve(hS)
+        solve_notes.append(system.last_note)
+        caveat = "; ".join(x for x in solve_notes if x)
+        if np.all(np.isfinite(uS)):
+            vS = system.solve(2.0 * uS, strict=False)
+            solve_notes.append(system.last_note and f"second moment: {system.last_note}")
+        else:
+            vS = np.full(S.size, np.inf)
+        if np.any(np.isnan(hS)) or np.any(np.isnan(uS)) or np.any(np.isnan(vS)):
+            raise _numerical_error("the hitting-time system gave undefined values (numerically singular)",
+                                   "lower beta or rescale F (or the rates) so that they span fewer decades")
         h[S], u[S], v[S] = hS, np.maximum(uS, 0.0), np.maximum(vS, 0.0)
-    finite = float(min(p @ h, 1.0))
+        solve_note = "; ".join([f"{system.method}, componentwise backward error {system.backward:.2g}"
+                                + (f" (estimated relative error {system.ferr:.2g})" if system.ferr else "")]
+                               + [x for x in solve_notes if x])
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = float(min(p @ h, 1.0))
+        pu, pv = float(p @ u), float(p @ v)
     per_state = np.where(sure, u, np.inf)
     per_state[B] = 0.0
-    cond = float(p @ u) / finite if finite > 0 else None
+    cond = pu / finite if finite > 0 else None
     structurally_sure = not np.any(p[~sure] > 0)
     notes = []
+    missed = ""
     if structurally_sure:
         finite = 1.0
-        mean, second = float(p @ u), float(p @ v)
+        mean, second = pu, pv
         notes.append("every state in the support of p0 reaches the target surely")
     elif finite >= 1.0 - SURE_ATOL:
-        mean, second = cond, float(p @ v) / finite
+        mean, second = cond, pv / finite
         notes.append(
             f"P(T = inf) = {1.0 - finite:.2g} <= {SURE_ATOL:g}: mean and second_moment are E[T | T < inf] and E[T^2 | T < inf]"
         )
     else:
         mean = second = None
         notes.append(f"P(T = inf) = {1.0 - finite:.6g}: the mean hitting time is infinite; conditional_mean is E[T | T < inf]")
+        missed = _why_missed(Qc, p, B, reach, finite, cond, names)
+    if mean is not None and not math.isfinite(mean):
+        missed = ("the mean hitting time exceeds the largest double (1.8e308), so it is reported as infinite; "
+                  f"the slowest exit rate is {float(exit_rates[exit_rates > 0].min()):.3g}: lower beta or rescale F "
+                  "for a finite number")
+        notes.append(missed)
+    elif second is not None and not math.isfinite(second):
+        notes.append("E[T^2] exceeds the largest double (1.8e308): second_moment is inf")
+    if solve_note:
+        notes.append(solve_note)
     cdf = survival = t_out = None
     bound, used = 0.0, ""
     if times is not None:
@@ -1687,7 +2248,30 @@ def first_passage(Q, p0, target, times=None, *, method: str = "auto", tol: float
         note="; ".join(notes),
         cdf_error_bound=bound,
         cdf_method=used,
+        missed=missed,
+        caveat=caveat,
     )
+
+
+def _why_missed(Qc, p, B, reach, finite, cond, names) -> str:
+    """Why ``T = inf`` has positive probability from ``p``: where the walk gets stuck, by name."""
+    start = np.flatnonzero(p > 0)
+    seen = _reached_from(transition_graph(Qc), start)
+    if B.size == 0:
+        return "the target set is empty"
+    if not np.any(seen & reach):
+        return (f"the target {_name_set(B, names)} cannot be reached from the start "
+                f"{_name_set(start, names)}: the walk stays among {_name_set(np.flatnonzero(seen), names)}")
+    cl = _classes(Qc)
+    traps = [c for c in cl.members() if seen[c[0]] and not reach[c[0]]]
+    where = ", ".join(_name_set(c, names) for c in traps[:3]) + (f" and {len(traps) - 3} more" if len(traps) > 3 else "")
+    text = f"the target {_name_set(B, names)} is reached with probability {finite:.6g} only"
+    if traps:
+        text += f": the walk can be caught instead in {where}, which it never leaves"
+    text += "; the mean hitting time is infinite"
+    if cond is not None:
+        text += f" (E[T | T < inf] = {cond:.6g})"
+    return text
 
 
 def _lumped_absorbing_chain(Qc, exit_rates, S, B, reach, p):
@@ -1757,14 +2341,11 @@ def committor(Q, A, B) -> np.ndarray:
     q[A] = 0.0
     q[B] = 1.0
     if S.size:
-        try:
-            lu = _factorize(-_submatrix(Qc, S, S), transpose=True)
-        except (RuntimeError, MemoryError) as exc:
-            raise _numerical_error(f"could not factorise the committor system of {S.size} states: {exc}") from exc
         rhs = np.asarray(_submatrix(Qc, S, B).sum(axis=1)).ravel() if B.size else np.zeros(S.size)
-        qS = lu.solve(rhs)
+        qS = _HittingSystem(Qc, S, "committor").solve(rhs)
         if not np.all(np.isfinite(qS)):
-            raise _numerical_error("the committor system gave non-finite values (numerically singular)")
+            raise _numerical_error("the committor system gave non-finite values (numerically singular)",
+                                   "lower beta or rescale F (or the rates) so that they span fewer decades")
         q[S] = np.clip(qS, 0.0, 1.0)
     return q
 
