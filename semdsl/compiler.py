@@ -24,11 +24,13 @@ Conventions
 from __future__ import annotations
 
 import math
+import os
+import re
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import scipy.sparse as sp_sparse
@@ -44,8 +46,21 @@ from .model import LAW_SYMBOLS, Family, Model, Observable, SetSpec, law_expressi
 
 DEFAULT_MAX_STATES = 50_000_000
 DEFAULT_MAX_TRANSITIONS = 400_000_000
-#: largest candidate grid a `for` clause may enumerate (memory ~ 8 bytes x vars x candidates)
+#: most candidates one `for` statement may enumerate (a bound on time: candidates are
+#: processed in chunks of CANDIDATE_CHUNK, so memory follows the edges kept); with
+#: geometric skipping, the candidates drawn (about p x the candidate space) count
 MAX_FOR_CANDIDATES = 200_000_000
+#: candidates of a `for` statement evaluated at once (memory ~ 100 bytes each)
+CANDIDATE_CHUNK = 1 << 20
+#: above this many candidates, a `with probability` that does not depend on the `for`
+#: variables is sampled by geometric skipping (below, the old per-candidate draws, so
+#: small models keep their exact random streams)
+SKIP_MIN_CANDIDATES = 1_000_000
+#: a compile whose memory estimate exceeds this is announced (the CLI prints it)
+MEMORY_NOTICE_BYTES = 1_000_000_000
+#: environment variable holding the memory limit (set by the CLI's --max-memory, so
+#: worker processes started by the run inherit it)
+MEMORY_ENV = "SEMDSL_MAX_MEMORY"
 #: models up to this many nodes get a per-node symbolic master equation
 SYMBOLIC_NODE_LIMIT = 400
 FOR_PREFIX = "\0for:"
@@ -393,12 +408,212 @@ def _g(v: float) -> str:
     return f"{v:.10g}"
 
 
+# ------------------------------------------------------------------ memory limits
+_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+_BYTES_RE = re.compile(r"^\s*((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*([kmgt]i?)?b?\s*$", re.I)
+
+
+def parse_bytes(text: str | int | float, what: str = "--max-memory") -> int:
+    """``4GB``, ``512MB``, ``1.5G``, ``2GiB``, ``1e9`` or a plain number of bytes -> bytes.
+
+    Decimal units (kB, MB, GB, TB) are powers of 1000, binary ones (KiB, MiB, GiB,
+    TiB) powers of 1024.  Raises :class:`ParameterError`.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        m = _BYTES_RE.match(str(text))
+        if not m:
+            raise ParameterError([Diagnostic(Span(what, 0, 0, 0, 0),
+                                             f"cannot read '{text}' as an amount of memory",
+                                             "write bytes or a size with a unit: 4GB, 512MB, 2GiB")])
+        value = float(m.group(1)) * _UNITS[(m.group(2) or "").lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise ParameterError([Diagnostic(Span(what, 0, 0, 0, 0),
+                                         f"{what} must be a positive amount of memory, got '{text}'")])
+    return int(value)
+
+
+def _count(n: float) -> str:
+    """``850``, ``9,999``, ``1.0e6``: a count as the memory line prints it."""
+    if n < 10_000:
+        return f"{int(n):,}"
+    mant, _, exp = f"{n:.1e}".partition("e")
+    return f"{mant}e{int(exp)}"
+
+
+def format_bytes(n: float) -> str:
+    """``3.2 GB``, ``850 MB``, ``12 kB`` (decimal units)."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            v = n / size
+            return f"{v:.1f} {unit}" if v < 100 else f"{v:.0f} {unit}"
+    return f"{int(n)} B"
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None  # missing, unreadable, or "max" (no limit)
+
+
+def _stat_value(path: str, key: str) -> int:
+    try:
+        with open(path, encoding="ascii") as fh:
+            for line in fh:
+                k, _, v = line.partition(" ")
+                if k == key:
+                    return int(v)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: ``MemAvailable`` of ``/proc/meminfo``
+    (else ``os.sysconf``), lowered to a container's cgroup limit minus its usage
+    (reclaimable page cache counted as free).  None when nothing can be read."""
+    avail = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            avail = None
+    for limit_file, usage_file, stat_file, cache_key in (
+            ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current",
+             "/sys/fs/cgroup/memory.stat", "inactive_file"),
+            ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+             "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file")):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is None or usage is None or limit >= 2**60:
+            continue
+        free = max(limit - usage + _stat_value(stat_file, cache_key), 0)
+        avail = free if avail is None else min(avail, free)
+    return avail
+
+
+_limit_defaults: dict[str, Any] = {"max_memory": None, "notice": None}
+#: (bytes, lines) of edge-list files, by (path, size, modification time): a sweep
+#: that recompiles reads each file's line count once
+_FILE_LINES: dict[tuple[str, int, int], tuple[int, int]] = {}
+
+
+@contextmanager
+def compile_limits(max_memory: str | int | None = None,
+                   notice: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Defaults for every compile inside the block (the command line's ``--max-memory``).
+
+    ``max_memory`` (bytes, or text such as ``4GB``) replaces the available memory as
+    the refusal threshold; it is also put in the environment (``SEMDSL_MAX_MEMORY``)
+    so that worker processes started inside the block inherit it.  ``notice`` is
+    called with a one-line message (``estimated memory 3.2 GB for 1.0e+06 states,
+    8.0e+06 transitions``) before any compile whose estimate exceeds
+    ``MEMORY_NOTICE_BYTES``.
+    """
+    limit = parse_bytes(max_memory) if max_memory is not None else None
+    saved = dict(_limit_defaults)
+    saved_env = os.environ.get(MEMORY_ENV)
+    _limit_defaults.update(max_memory=limit, notice=notice)
+    if limit is not None:
+        os.environ[MEMORY_ENV] = str(limit)
+    try:
+        yield
+    finally:
+        _limit_defaults.clear()
+        _limit_defaults.update(saved)
+        if limit is not None:
+            if saved_env is None:
+                os.environ.pop(MEMORY_ENV, None)
+            else:
+                os.environ[MEMORY_ENV] = saved_env
+
+
+def memory_limit(max_memory: str | int | None = None) -> tuple[int | None, str]:
+    """(bytes, where the number comes from): the argument, else :func:`compile_limits`'s,
+    else ``$SEMDSL_MAX_MEMORY``, else the memory available now."""
+    if max_memory is not None:
+        return parse_bytes(max_memory), "the limit"
+    if _limit_defaults["max_memory"] is not None:
+        return int(_limit_defaults["max_memory"]), "the --max-memory limit"
+    env = os.environ.get(MEMORY_ENV)
+    if env:
+        try:
+            return parse_bytes(env, MEMORY_ENV), f"the {MEMORY_ENV} limit"
+        except ParameterError:
+            pass
+    return available_memory(), "the memory available"
+
+
+#: bytes per state, per realised edge and per transition of a compile, measured with
+#: tracemalloc on lattices, chains and dense families (peak over the whole compile:
+#: index grids, attribute columns, edge columns, transition lists, rates and the
+#: generator's assembly, which briefly holds COO and CSR copies together)
+BYTES_PER_STATE = 130
+BYTES_PER_STATE_COLUMN = 8      # each attribute or index column, per state
+BYTES_PER_EDGE = 40
+BYTES_PER_EDGE_COLUMN = 8       # each edge attribute or `for` variable, per edge
+BYTES_PER_TRANSITION = 80
+BYTES_PER_CANDIDATE = 120       # a chunk of `for` candidates being evaluated
+
+
+def memory_estimate(states: float, edges: float, transitions: float,
+                    state_columns: int = 1, edge_columns: int = 2, candidates: float = 0) -> float:
+    """Peak bytes of compiling a model of this size (see ``BYTES_PER_*``);
+    ``candidates`` is the largest chunk of ``for`` candidates evaluated at once."""
+    return (states * (BYTES_PER_STATE + BYTES_PER_STATE_COLUMN * state_columns)
+            + edges * (BYTES_PER_EDGE + BYTES_PER_EDGE_COLUMN * edge_columns)
+            + transitions * BYTES_PER_TRANSITION + candidates * BYTES_PER_CANDIDATE)
+
+
+def _geometric_positions(rng: np.random.Generator, M: int, p: float,
+                         block: int = CANDIDATE_CHUNK) -> Iterator[np.ndarray]:
+    """Positions in ``[0, M)`` kept by ``M`` independent Bernoulli(``p``) trials, in order.
+
+    Geometric skipping: the gaps between successive kept trials are independent
+    Geometric(``p``) (support 1, 2, ...), so their cumulative sums are the kept
+    positions.  Gaps are drawn in blocks sized to the expected remainder (at most
+    ``block``), so memory is O(block) and time O(p M), never O(M).  Partial sums are
+    located in float64 first, so the exact int64 sums never overflow (M < 2**62;
+    numpy caps a gap at 2**63 - 1).
+    """
+    pos = -1                                   # last kept position
+    while True:
+        remaining = M - 1 - pos                # trials after it
+        if remaining <= 0:
+            return
+        mu = remaining * p
+        size = int(min(block, mu + 6.0 * math.sqrt(mu) + 16))
+        gaps = rng.geometric(p, size)
+        approx = np.cumsum(gaps, dtype=np.float64)
+        k = int(np.searchsorted(approx, remaining * (1 + 1e-9) + 2, side="right"))
+        cum = np.cumsum(gaps[:k])             # exact, each partial sum < 2**63
+        cut = int(np.searchsorted(cum, remaining, side="right"))
+        if cut:
+            yield cum[:cut] + pos
+        if cut < size:
+            return
+        pos += int(cum[-1])
+
+
 # -------------------------------------------------------------------- compiling
 class _Compiler:
     def __init__(self, model: Model, params: dict[str, float], seed: int, realization: int,
                  max_states: int | None, max_transitions: int | None, allow_path: Iterable[str],
-                 undiluted: bool = False):
+                 undiluted: bool = False, max_memory: str | int | None = None):
         self.model = model
+        self.max_memory = max_memory
+        self._plans: dict[int, dict] = {}
         self.params = params
         self.seed = int(seed)
         self.realization = int(realization)
@@ -432,11 +647,18 @@ class _Compiler:
         if isinstance(stmt, (S.NodeStmt, S.GraphStmt)):
             text = "family:" + stmt.name.value
         elif isinstance(stmt, S.EdgeStmt):
-            head = f"edge:{format_expr(stmt.src)} {stmt.op} {format_expr(stmt.dst)}"
-            same = [s for s in (self.model.syntax.statements if self.model.syntax else ())
-                    if isinstance(s, S.EdgeStmt) and
-                    f"edge:{format_expr(s.src)} {s.op} {format_expr(s.dst)}" == head]
-            text = head + f"#{next((k for k, s in enumerate(same) if s is stmt), 0)}"
+            keys = self.__dict__.get("_edge_stream_text")
+            if keys is None:  # every edge statement's text, once (not once per statement)
+                keys, count = {}, {}
+                for s in (self.model.syntax.statements if self.model.syntax else ()):
+                    if isinstance(s, S.EdgeStmt):
+                        h = f"edge:{format_expr(s.src)} {s.op} {format_expr(s.dst)}"
+                        keys[id(s)] = f"{h}#{count.get(h, 0)}"
+                        count[h] = count.get(h, 0) + 1
+                self._edge_stream_text = keys
+            text = keys.get(id(stmt))
+            if text is None:
+                text = f"edge:{format_expr(stmt.src)} {stmt.op} {format_expr(stmt.dst)}#0"
         else:
             text = "other"
         return zlib.crc32(text.encode("utf-8"))
@@ -472,6 +694,9 @@ class _Compiler:
         if not math.isfinite(v) or abs(v - round(v)) > 1e-9 * max(1.0, abs(v)):
             self.fail(getattr(e, "span", None), f"{what} must be a whole number, got {_g(v)}",
                       "index ranges and sizes are integers")
+        if abs(v) > 2.0 ** 53:  # past 2^53 a double no longer holds every integer
+            self.fail(getattr(e, "span", None), f"{what} is too large: {_g(v)} (at most 2^53 = "
+                      "9.007e15 in absolute value)", "index ranges and sizes are integers of that size")
         iv = int(round(v))
         if minimum is not None and iv < minimum:
             self.fail(getattr(e, "span", None), f"{what} must be at least {minimum}, got {iv}")
@@ -543,7 +768,38 @@ class _Compiler:
         if g == "random_regular":
             n, k = I("n", 1), I("k", 0)
             return n, n * k // 2
-        return 0, 0  # edgelist: known after reading
+        if g == "edgelist" and "path" in args:
+            return 0, self.edgelist_lines(args["path"])[1]  # nodes: checked while reading
+        return 0, 0
+
+    def edgelist_lines(self, v) -> tuple[int, int]:
+        """(bytes, lines) of an edge-list file: at most one edge per line.  Read in
+        blocks (memory O(1)); the path is checked first (see :meth:`resolve_path`)."""
+        path = self.resolve_path(v)
+        try:
+            st = os.stat(path)
+            key = (path, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = (path, -1, -1)
+        got = _FILE_LINES.get(key)
+        if got is None:
+            size, lines = 0, 0
+            try:
+                with open(path, "rb") as fh:
+                    while True:
+                        block = fh.read(1 << 24)
+                        if not block:
+                            break
+                        size += len(block)
+                        lines += block.count(b"\n")
+                        last = block[-1:]
+                lines += size > 0 and last != b"\n"
+            except OSError as exc:
+                self.fail(v.span, f"cannot read '{v.value}': {exc.strerror or exc}")
+            if len(_FILE_LINES) > 256:
+                _FILE_LINES.clear()
+            got = _FILE_LINES[key] = (size, lines)
+        return got
 
     def build_family(self, fam: Family, stmt) -> dict:
         """Enumerate one family: members (index arrays), attributes, own edges."""
@@ -632,14 +888,18 @@ class _Compiler:
     def resolve_path(self, v) -> str:
         raw = v.value
         base = Path(self.model.file).resolve().parent if self.model.file not in ("<string>", "") \
-            else Path.cwd()
-        p = (base / raw).resolve()
+            else Path.cwd().resolve()
+        p = (base / raw).resolve()  # symbolic links and '..' resolved before the check
         allowed = [base] + self.allow_path
         if not any(p == a or a in p.parents for a in allowed):
-            self.fail(v.span, f"'{raw}' is outside the model's directory",
+            via = "" if Path(os.path.normpath(base / raw)) == p else f" (it resolves to {p})"
+            self.fail(v.span, f"'{raw}' is outside the model's directory{via}",
                       "model files may read files beside them; pass --allow-path DIR to permit another folder")
         if not p.exists():
             self.fail(v.span, f"no such file '{raw}' (looked in {_display_dir(base)})")
+        if not p.is_file():
+            self.fail(v.span, f"'{raw}' is not a regular file",
+                      "name a text file of edges (a directory, device or pipe cannot be read)")
         return str(p)
 
     def family_attrs(self, fam: Family, members: dict, keep_idx: np.ndarray) -> tuple[dict, dict]:
@@ -668,10 +928,14 @@ class _Compiler:
         return out, sym_exprs
 
     def _stmt_of(self, fam: Family):
-        for s in (self.model.syntax.statements if self.model.syntax else ()):
-            if isinstance(s, (S.NodeStmt, S.GraphStmt)) and s.name.value == fam.name:
-                return s
-        return None
+        index = self.__dict__.get("_family_stmts")
+        if index is None:  # built once: a file of 10^4 families must not take 10^8 steps
+            index = {}
+            for s in (self.model.syntax.statements if self.model.syntax else ()):
+                if isinstance(s, (S.NodeStmt, S.GraphStmt)):
+                    index.setdefault(s.name.value, s)
+            self._family_stmts = index
+        return index.get(fam.name)
 
     def sample(self, dist: S.Call, values, n, rng: np.random.Generator, what: str) -> np.ndarray:
         from .model import DISTRIBUTIONS
@@ -711,43 +975,95 @@ class _Compiler:
         raise AssertionError(name)  # pragma: no cover
 
     # ---- the whole model
+    def check_sizes(self, fams: list[Family]) -> float:
+        """Refuse, before allocating anything, a model above --max-states,
+        --max-transitions or the memory available; announce a large one.
+
+        Counts are upper estimates from the declarations alone: index grids (before
+        their ``if``), generators' closed-form sizes, and for edge statements the
+        ``for`` space times the fraction passing the ``if`` times the probability (plus
+        5 sigma).  Returns the memory estimate in bytes.
+        """
+        m = self.model
+        est_nodes, est_edges, est_trans = 0, 0, 0
+        node_share: list[tuple[int, Span]] = []
+        trans_share: list[tuple[int, Span]] = []
+        mem_share: list[tuple[float, Span]] = []
+        state_cols = {"F", "degree"}
+        edge_cols = {"weight", "B"} | ({PROB_KEY} if self.undiluted else set())
+        kmax = 0
+        chunk = 0
+        est_file = 0
+        for f in fams:
+            n, e = self.family_size_estimate(f)
+            est_nodes += n
+            est_edges += e
+            est_trans += 2 * e
+            node_share.append((n, f.span))
+            trans_share.append((2 * e, f.span))
+            state_cols |= {a.name.value for a in f.attrs} | set(f.gen_attrs)
+            state_cols |= {d.var.value for d in f.indexes}
+            kmax = max(kmax, f.ndim or 0, len(f.gen_dims))
+            mem = memory_estimate(n, e, 2 * e, 4, 2)
+            if f.generator == "edgelist" and "path" in dict(f.gen_args):
+                # reading: the file's bytes, its lines as a fixed-width array, columns
+                size, lines = self.edgelist_lines(dict(f.gen_args)["path"])
+                mem += 8 * size + memory_estimate(lines, 0, 0, 4)
+                est_file += 8 * size + memory_estimate(lines, 0, 0, 4)
+            mem_share.append((mem, f.span))
+        for e in m.edges:
+            plan = self.edge_plan(e)
+            if plan["drawn"] > MAX_FOR_CANDIDATES:
+                if plan["skip"]:
+                    msg = (f"this edge statement draws about {plan['drawn']:,} of its {plan['M']:,} candidate "
+                           f"edges before its 'if' (limit {MAX_FOR_CANDIDATES:,})")
+                    hint = ("put the condition into the indices (edge h[i] -- h[i+1] for i in ..) or "
+                            "lower the probability")
+                else:
+                    msg = (f"this edge statement enumerates {plan['M']:,} candidate edges "
+                           f"(limit {MAX_FOR_CANDIDATES:,})")
+                    hint = "narrow the for ranges or use a graph generator such as erdos_renyi"
+                self.fail(e.stmt.span, msg, hint, LimitError)
+            k, t = plan["kept"], plan["kept"] * (1 if e.directed else 2)
+            chunk = max(chunk, min(plan["drawn"], CANDIDATE_CHUNK))
+            est_edges += k
+            est_trans += t
+            trans_share.append((t, e.stmt.span))
+            edge_cols |= {a.name.value for a in e.stmt.attrs} | {FOR_PREFIX + d.var.value for d in e.stmt.fors}
+            mem_share.append((memory_estimate(0, k, t, 0, 2 + len(e.stmt.fors) + len(e.stmt.attrs),
+                                              min(plan["drawn"], CANDIDATE_CHUNK)), e.stmt.span))
+        if est_nodes > self.max_states:
+            self.fail(max(node_share, key=lambda x: x[0])[1],
+                      f"the model has {est_nodes:,} states, above the limit of {self.max_states:,}",
+                      "raise --max-states (memory ~ 100 bytes per state) or shrink the model", LimitError)
+        if est_trans > self.max_transitions and est_edges > 0:
+            self.fail(max(trans_share, key=lambda x: x[0])[1],
+                      f"the model has up to {est_trans:,} transitions, above the limit of "
+                      f"{self.max_transitions:,}",
+                      "raise --max-transitions (memory ~ 40 bytes per transition) or shrink the model",
+                      LimitError)
+        est_bytes = memory_estimate(est_nodes, est_edges, est_trans, len(state_cols) + kmax, len(edge_cols),
+                                    chunk) + est_file
+        limit, source = memory_limit(self.max_memory)
+        what = f"{_count(est_nodes)} states, {_count(est_trans)} transitions"
+        if limit is not None and est_bytes > limit:
+            span = max(mem_share, key=lambda x: x[0])[1] if mem_share else None
+            self.fail(span, f"compiling this model needs an estimated {format_bytes(est_bytes)} of memory "
+                      f"({what}), more than {source} ({format_bytes(limit)})",
+                      "shrink this statement (its ranges, sizes or probability), or raise the limit with "
+                      "--max-memory if the machine has the memory", LimitError)
+        notice = _limit_defaults.get("notice")
+        if notice is not None and est_bytes > MEMORY_NOTICE_BYTES:
+            notice(f"{_display_file(m.file)}: estimated memory {format_bytes(est_bytes)} for {what}")
+        self.memory_estimate = est_bytes
+        return est_bytes
+
     def run(self) -> CompiledModel:
         m = self.model
         fams = list(m.families.values())
         stmts = {f.name: self._stmt_of(f) for f in fams}
         # 1. size estimates before allocating anything
-        est_nodes, est_edges = 0, 0
-        node_share: list[tuple[int, Span]] = []
-        edge_share: list[tuple[int, Span]] = []
-        for f in fams:
-            n, e = self.family_size_estimate(f)
-            est_nodes += n
-            est_edges += e
-            node_share.append((n, f.span))
-            edge_share.append((e, f.span))
-        for e in m.edges:
-            cands = 1
-            for d in e.stmt.fors:
-                lo = self.integer(d.lo, f"the lower end of '{d.var.value}'")
-                hi = self.integer(d.hi, f"the upper end of '{d.var.value}'")
-                cands *= max(hi - lo + 1, 0)
-            if cands > MAX_FOR_CANDIDATES:
-                self.fail(e.stmt.span, f"this edge statement enumerates {cands:,} candidate edges "
-                          f"(limit {MAX_FOR_CANDIDATES:,})",
-                          "narrow the for ranges or use a graph generator such as erdos_renyi", LimitError)
-            est_edges += cands
-            edge_share.append((cands, e.stmt.span))
-        if est_nodes > self.max_states:
-            self.fail(max(node_share, key=lambda x: x[0])[1],
-                      f"the model has {est_nodes:,} states, above the limit of {self.max_states:,}",
-                      "raise --max-states (memory ~ 100 bytes per state) or shrink the model", LimitError)
-        est_trans = 2 * est_edges
-        if est_trans > self.max_transitions and est_edges > 0:
-            self.fail(max(edge_share, key=lambda x: x[0])[1],
-                      f"the model has up to {est_trans:,} transitions, above the limit of "
-                      f"{self.max_transitions:,}",
-                      "raise --max-transitions (memory ~ 40 bytes per transition) or shrink the model",
-                      LimitError)
+        self.check_sizes(fams)
 
         # 2. families -> node table
         tables: list[FamilyTable] = []
@@ -862,8 +1178,12 @@ class _Compiler:
         t_dst = np.concatenate([edge_dst, edge_src[und]])
         t_eid = np.concatenate([np.arange(ne), np.flatnonzero(und)])
         if t_src.size > self.max_transitions:
-            self.fail(None, f"the model has {t_src.size:,} transitions, above the limit of "
-                      f"{self.max_transitions:,}", "raise --max-transitions", LimitError)
+            stmt_ids, counts = np.unique(edge_stmt, return_counts=True)
+            worst = int(stmt_ids[np.argmax(counts)]) if counts.size else -1
+            stmts_all = m.syntax.statements if m.syntax else ()
+            span = stmts_all[worst].span if 0 <= worst < len(stmts_all) else None
+            self.fail(span, f"the model has {t_src.size:,} transitions, above the limit of "
+                      f"{self.max_transitions:,}", "raise --max-transitions or shrink the model", LimitError)
         self.check_law_arguments()
         rates, sym = self.rates(nodes, t_src, t_dst, t_eid, edge_attrs, edge_stmt)
         Q = assemble_generator(t_src, t_dst, rates, n_nodes)
@@ -905,31 +1225,147 @@ class _Compiler:
         s, d, vars_ = self._structure(("edges", k), lambda: self.edge_structure(e, nodes))
         return self.edge_attributes(st, nodes, s, d, vars_)
 
-    def edge_structure(self, e, nodes: NodeTable):
-        """The realised edges of one statement: ends and ``for`` values (structural only)."""
+    # ---- edge statements
+    def for_grid(self, st) -> tuple[list[int], tuple[int, ...], int]:
+        """(lower ends, shape, number of candidates) of a statement's ``for`` ranges."""
+        lo = [self.integer(d.lo, f"the lower end of '{d.var.value}'") for d in st.fors]
+        hi = [self.integer(d.hi, f"the upper end of '{d.var.value}'") for d in st.fors]
+        shape = tuple(max(h - l + 1, 0) for l, h in zip(lo, hi))
+        return lo, shape, math.prod(shape)
+
+    def for_values(self, st, lo, shape, lin: np.ndarray) -> dict[str, np.ndarray]:
+        """The ``for`` variables of candidates given by their C-order linear index."""
+        cols = np.unravel_index(lin, shape) if len(shape) > 1 else (lin,)
+        return {d.var.value: (c + lo[k]).astype(float) for k, (d, c) in enumerate(zip(st.fors, cols))}
+
+    def constant_probability(self, st) -> float | None:
+        """A statement's ``with probability`` when it does not depend on the ``for``
+        variables (None when it does, or when there is none)."""
+        if st.prob is None:
+            return None
+        loop = {d.var.value: sp.Symbol(f"v_{d.var.value}") for d in st.fors}
+        expr = self.sym(st.prob, loop)
+        if expr.free_symbols & set(loop.values()):
+            return None
+        return float(self.probability(st.prob, {}, 1, "the edge probability")[0])
+
+    def condition_fraction(self, st, lo, shape, M: int) -> float:
+        """An upper estimate of the fraction of candidates passing the ``if``: exact on
+        up to 65,536 candidates, else from a fixed sample of 65,536 (plus 4 sigma)."""
+        if st.cond is None or M == 0:
+            return 1.0
+        k = min(M, 65_536)
+        lin = (np.arange(M, dtype=np.int64) if M <= k else
+               np.random.default_rng(0x5E3D).integers(0, M, size=k, dtype=np.int64))
+        try:
+            ok = self.array(st.cond, self.for_values(st, lo, shape, lin), k, "the edge condition") != 0
+        except SemdslError:
+            return 1.0  # reported where the edges are built
+        f = float(ok.mean())
+        if M <= k:
+            return f
+        return min(1.0, f + 4.0 * math.sqrt(f * (1 - f) / k) + 4.0 / k)
+
+    def edge_plan(self, e) -> dict:
+        """How one edge statement will be built, and how large it gets (before building).
+
+        ``kept`` is an upper estimate of its realised edges; ``drawn`` the candidates
+        it enumerates (the whole ``for`` space, or about ``p`` times it when skipping).
+        """
         st = e.stmt
-        fors = st.fors
-        if fors:
-            lo = [self.integer(d.lo, f"the lower end of '{d.var.value}'") for d in fors]
-            hi = [self.integer(d.hi, f"the upper end of '{d.var.value}'") for d in fors]
-            shape = tuple(max(h - l + 1, 0) for l, h in zip(lo, hi))
-            total = math.prod(shape)
-            grid = np.indices(shape, dtype=np.int64).reshape(len(shape), -1)
-            vars_ = {d.var.value: (grid[k] + lo[k]).astype(float) for k, d in enumerate(fors)}
+        got = self._plans.get(id(st))
+        if got is not None:
+            return got
+        if not st.fors:
+            plan = dict(lo=[], shape=(), M=1, skip=False, p=None, kept=1, drawn=1)
         else:
-            total = 1
-            vars_ = {}
-        keep = np.ones(total, dtype=bool)
+            lo, shape, M = self.for_grid(st)
+            if M >= 2**62:
+                self.fail(st.span, f"this edge statement has {M:.3g} candidate edges, more than can "
+                          "be enumerated", "narrow the for ranges or use a graph generator such as "
+                          "erdos_renyi", LimitError)
+            p = None if self.undiluted else self.constant_probability(st)
+            skip = p is not None and p < 1 and M > SKIP_MIN_CANDIDATES
+            f = self.condition_fraction(st, lo, shape, M)
+            if p is not None:
+                mu = M * f * p
+                kept = mu + 5.0 * math.sqrt(mu * (1 - p)) + 1.0
+            else:
+                kept = M * f
+            drawn = M * p + 5.0 * math.sqrt(M * p) + 1.0 if skip else M
+            plan = dict(lo=lo, shape=shape, M=M, skip=skip, p=p,
+                        kept=int(min(math.ceil(kept), M)), drawn=int(min(math.ceil(drawn), M)))
+        self._plans[id(st)] = plan
+        return plan
+
+    def edge_structure(self, e, nodes: NodeTable):
+        """The realised edges of one statement: ends and ``for`` values (structural only).
+
+        The ``for`` space is processed in chunks of ``CANDIDATE_CHUNK`` candidates
+        (C order, the last variable fastest), so memory follows the edges kept, not the
+        candidates.  A ``with probability`` P keeps each candidate independently:
+
+        * up to ``SKIP_MIN_CANDIDATES`` candidates, or when P depends on the ``for``
+          variables, one uniform number is drawn per candidate that passes the ``if``
+          (stream ``(statement, 5)``, drawn chunk after chunk: the same numbers as one
+          draw over all candidates, so results do not depend on the chunk size);
+        * above, with P a constant, the kept candidates are drawn directly by geometric
+          skipping (stream ``(statement, 6)``) over the whole ``for`` space and the
+          ``if`` is applied to them alone.  Thinning and filtering commute: each
+          candidate is kept independently with the same P whatever the others do, so
+          "thin all, then filter" and "filter, then thin the survivors" give the same
+          law of the kept set (every passing candidate kept independently with
+          probability P).  The law is identical to the per-candidate draws; the
+          random stream is not, so a given seed gives another (equally likely) graph.
+          Time and memory follow P x candidates, not the candidates.
+
+        Only candidates that are kept are checked for whole-number indices when
+        skipping (a candidate that is never drawn is never looked at).
+        """
+        st = e.stmt
+        if not st.fors:
+            rng = self.rng(st, 5) if st.prob is not None and not self.undiluted else None
+            return self._edge_candidates(st, nodes, {}, 1, rng, thinned=False)
+        plan = self.edge_plan(e)
+        lo, shape, M = plan["lo"], plan["shape"], plan["M"]
+        parts: list[tuple[np.ndarray, np.ndarray, dict]] = []
+        if plan["skip"]:
+            if plan["p"] > 0:
+                rng = self.rng(st, 6)
+                for lin in _geometric_positions(rng, M, plan["p"]):
+                    parts.append(self._edge_candidates(st, nodes, self.for_values(st, lo, shape, lin),
+                                                       lin.size, None, thinned=True))
+        else:
+            rng = self.rng(st, 5) if st.prob is not None and not self.undiluted else None
+            for a in range(0, M, CANDIDATE_CHUNK):
+                lin = np.arange(a, min(M, a + CANDIDATE_CHUNK), dtype=np.int64)
+                parts.append(self._edge_candidates(st, nodes, self.for_values(st, lo, shape, lin),
+                                                   lin.size, rng, thinned=False))
+        if not parts:
+            return (np.zeros(0, np.int64), np.zeros(0, np.int64),
+                    {d.var.value: np.zeros(0) for d in st.fors})
+        if len(parts) == 1:
+            return parts[0]
+        keys = list(dict.fromkeys(k for _, _, v in parts for k in v))
+        return (np.concatenate([s for s, _, _ in parts]), np.concatenate([d for _, d, _ in parts]),
+                {k: np.concatenate([v.get(k, np.zeros(s.size)) for s, _, v in parts]) for k in keys})
+
+    def _edge_candidates(self, st, nodes: NodeTable, vars_: dict[str, np.ndarray], total: int,
+                         rng: np.random.Generator | None, thinned: bool):
+        """Edges among ``total`` candidates with ``for`` values ``vars_``: the ``if``,
+        the ends (dropping missing members and self-loops), then the thinning (a
+        uniform draw per candidate passing the ``if``, unless ``thinned`` already)."""
+        fors = st.fors
         if st.cond is not None and total:
-            keep &= self.array(st.cond, vars_, total, "the edge condition") != 0
-        vars_ = {k: v[keep] for k, v in vars_.items()}
-        total = int(keep.sum())
+            keep = self.array(st.cond, vars_, total, "the edge condition") != 0
+            if not keep.all():
+                vars_ = {k: v[keep] for k, v in vars_.items()}
+                total = int(keep.sum())
         ends = []
         for ref, role in ((st.src, "source"), (st.dst, "target")):
             fam = nodes.family_table(ref.name.value)
             if fam.ndim == 0:
                 ids = np.full(total, fam.lookup[0] if fam.lookup.size else -1, dtype=np.int64)
-                inr = np.ones(total, bool)
             else:
                 idx = []
                 for k, sub in enumerate(ref.subs):
@@ -950,18 +1386,17 @@ class _Compiler:
                               "an edge outside a for clause must name an existing member")
             ends.append(ids)
         s, d = ends
-        ok = (s >= 0) & (d >= 0)
-        selfloop = ok & (s == d)
-        ok &= s != d
-        if st.prob is not None and total:
+        ok = (s >= 0) & (d >= 0) & (s != d)
+        if st.prob is not None and total and not thinned:
             p = self.probability(st.prob, vars_, total, "the edge probability")
             if self.undiluted:
+                vars_ = dict(vars_)
                 vars_[PROB_KEY] = p
             else:
-                ok &= self.rng(st, 5).random(total) < p
-        s, d = s[ok], d[ok]
-        vars_ = {k: v[ok] for k, v in vars_.items()}
-        return s, d, vars_
+                ok &= rng.random(total) < p
+        if ok.all():
+            return s, d, vars_
+        return s[ok], d[ok], {k: v[ok] for k, v in vars_.items()}
 
     def edge_attributes(self, st, nodes: NodeTable, s, d, vars_):
         """Attributes of the realised edges (may depend on non-structural parameters)."""
@@ -1306,6 +1741,14 @@ def _display_dir(path: Path) -> str:
         return str(path)
 
 
+def _display_file(name: str) -> str:
+    try:
+        rel = Path(name).resolve().relative_to(Path.cwd().resolve())
+        return str(rel)
+    except (ValueError, OSError):
+        return str(name)
+
+
 def _label_name(text: str) -> str:
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
     if not out or out[0].isdigit():
@@ -1352,7 +1795,8 @@ def resolve_set(cm: CompiledModel, spec: SetSpec) -> np.ndarray:
 def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: int = 1,
                   realization: int = 0, *, max_states: int | None = None,
                   max_transitions: int | None = None, allow_path: Iterable[str] = (),
-                  structure_cache: dict | None = None, undiluted: bool = False) -> CompiledModel:
+                  structure_cache: dict | None = None, undiluted: bool = False,
+                  max_memory: str | int | None = None) -> CompiledModel:
     """Compile a checked model with parameter values and a seed.
 
     Parameters
@@ -1365,6 +1809,10 @@ def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: i
         Every random draw comes from ``SeedSequence(seed, spawn_key=(realization, ...))``.
     max_states, max_transitions : int, optional
         Refuse (before allocating) models larger than this.
+    max_memory : int or str, optional
+        Refuse (before allocating) a compile whose memory estimate exceeds this many
+        bytes (``"4GB"`` also works); by default the limit of :func:`compile_limits`,
+        else ``$SEMDSL_MAX_MEMORY``, else the memory available now.
     structure_cache : dict, optional
         Pass the same dict to several compiles (a parameter sweep): node families and
         realised edges are built once per structural parameter values, seed and
@@ -1380,6 +1828,7 @@ def compile_model(model: Model, params: Mapping[str, Any] | None = None, seed: i
     CompiledModel
     """
     values = resolve_params(model, params)
-    c = _Compiler(model, values, seed, realization, max_states, max_transitions, allow_path, undiluted)
+    c = _Compiler(model, values, seed, realization, max_states, max_transitions, allow_path, undiluted,
+                  max_memory)
     c.structure_cache = structure_cache
     return c.run()

@@ -1311,6 +1311,18 @@ def _edgelist_slow(fname: str, raw: bytes, header: bool | None, max_nodes: Any) 
         ) from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    # the lines become one fixed-width array (width = the longest line): refuse a file
+    # whose longest line would make it much larger than the file itself
+    ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+    lengths = np.diff(np.concatenate([[-1], ends, [len(raw)]]))
+    if lengths.shape[0] * int(lengths.max()) > max(1 << 28, 8 * len(raw)):
+        r = int(np.argmax(lengths))
+        raise GeneratorArgError(
+            f"{fname}: line {r + 1}: a line of {int(lengths[r]):,} bytes in a file of "
+            f"{lengths.shape[0]:,} lines; an edge-list line holds two labels and an optional weight",
+            "path",
+        )
+    del ends, lengths
     lines_all = np.array(raw.splitlines(), dtype=bytes)
     if lines_all.shape[0] == 0:
         raise fail("no edges found (empty file)")
