@@ -478,10 +478,11 @@ def cmd_verify(args) -> int:
     from . import load
     from .runner import run, _fmt
     model = load(args.file)
+    from .progress import Reporter
     res = run(model, _assignments(args), seed=args.seed, every_method=True, walkers=args.walkers,
               max_realizations=args.realizations,
               max_states=args.max_states, max_transitions=args.max_transitions,
-              allow_path=args.allow_path)
+              allow_path=args.allow_path, progress=Reporter(enabled=False if getattr(args, "json", False) else None))
     m_total = sum(sum(x is not None for x in a.get("z_vs_exact", []))
                   for p in res.predictions for a in p.agreement.values())
     z_crit = float(norm.isf(1e-3 / (2 * max(m_total, 1))))
@@ -615,12 +616,17 @@ def cmd_fmt(args) -> int:
             continue
         text = format_model(tree)
         if args.check or args.write:
-            if text == tree.source:
+            # the bytes decide: CRLF line endings or a byte-order mark are not canonical either
+            raw = None if name == "-" else Path(name).read_bytes()
+            if text == tree.source and (raw is None or raw == text.encode("utf-8")):
                 continue
             changed += 1
             if args.check:
                 sys.stdout.writelines(difflib.unified_diff(
                     _keep_ends(tree.source), _keep_ends(text), f"{name}", f"{name} (formatted)"))
+                if text == tree.source:
+                    print(f"{name}: only the line endings or a byte-order mark differ "
+                          "(canonical files are UTF-8 with \\n line endings)")
             else:
                 Path(name).write_text(text, "utf-8", newline="")
                 print(f"reformatted {name}", file=sys.stderr)

@@ -46,7 +46,8 @@ class Diagnostic:
     hint: str | None = None
     severity: str = "error"
 
-    def render(self, sources: dict[str, str] | None = None) -> str:
+    def render(self, sources: dict[str, str] | None = None,
+               _split: dict[str, list[str]] | None = None) -> str:
         sources = sources or {}
         span = self.span
         if span is None or span.line <= 0:
@@ -57,7 +58,11 @@ class Diagnostic:
         lines = [head]
         text = sources.get(span.file)
         if text is not None:
-            src_lines = text.splitlines()
+            if _split is None:
+                _split = {}
+            src_lines = _split.get(span.file)
+            if src_lines is None:  # lines end at \n only, as the lexer counts them
+                src_lines = _split[span.file] = text.split("\n")
             if 1 <= span.line <= len(src_lines):
                 src = src_lines[span.line - 1].rstrip("\r").expandtabs(1)
                 if span.end_line == span.line:
@@ -88,7 +93,8 @@ class SemdslError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        return "\n".join(d.render(self.sources) for d in self.diagnostics)
+        split: dict[str, list[str]] = {}  # each source split once, however many diagnostics
+        return "\n".join(d.render(self.sources, split) for d in self.diagnostics)
 
     def __str__(self) -> str:  # re-render: sources may have been attached later
         return self.render()

@@ -25,6 +25,10 @@ from .errors import Diagnostic, SemdslError, Span
 STATEMENT_KEYWORDS = ("model", "param", "let", "node", "graph", "edge", "rate", "init",
                       "observable", "predict")
 MAX_SYNTAX_ERRORS = 20
+#: deepest nesting of syntax nodes in one statement.  Every later pass (checks, sympy,
+#: messages) walks expressions recursively; this bound keeps them far from Python's
+#: recursion limit.  ``a + b + c + ...`` nests one level per operator.
+MAX_NESTING = 200
 
 
 def grammar_text() -> str:
@@ -66,6 +70,21 @@ class ToSyntax(Transformer):
     def __init__(self, file: str):
         super().__init__(visit_tokens=False)
         self.file = file
+
+    def transform(self, tree):
+        """Bottom-up, with an explicit stack: a deeply nested expression cannot exhaust
+        Python's stack here (:data:`MAX_NESTING` is checked afterwards)."""
+        done: dict[int, object] = {}
+        stack: list[tuple[lark.Tree, bool]] = [(tree, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                stack.append((node, True))
+                stack.extend((c, False) for c in node.children if isinstance(c, lark.Tree))
+                continue
+            children = [done.pop(id(c)) if isinstance(c, lark.Tree) else c for c in node.children]
+            done[id(node)] = self._call_userfunc(node, children)
+        return done[id(tree)]
 
     # helpers
     def _s(self, meta) -> Span:
@@ -285,6 +304,45 @@ class _Options:
         self.options = options
 
 
+def _too_deep(stmt):
+    """The first syntax node nested deeper than :data:`MAX_NESTING` in ``stmt``, or None
+    (iterative: the tree may be arbitrarily deep)."""
+    stack = [(stmt, 0, stmt)]
+    while stack:
+        node, depth, top = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend((c, depth, top) for c in node)
+            continue
+        names = getattr(node, "__dataclass_fields__", None)
+        if names is None:
+            continue
+        if depth > MAX_NESTING:
+            return top  # the statement's part (an attribute, a default, ...) holding it
+        if depth == 1:
+            top = node
+        for name in names:
+            if name != "span":
+                stack.append((getattr(node, name), depth + 1, top))
+    return None
+
+
+def _nesting_diagnostics(statements, file: str) -> list[Diagnostic]:
+    out = []
+    for st in statements:
+        deep = _too_deep(st)
+        if deep is not None:
+            sp = getattr(deep, "span", None) or st.span
+            if sp.line <= 0:
+                sp = st.span
+            out.append(Diagnostic(
+                Span(file, sp.line, sp.column, sp.line, sp.column + 1 if sp.end_line != sp.line
+                     else sp.end_column),
+                f"expression nested too deeply (more than {MAX_NESTING} levels)",
+                "each operator of a chain like a + b + c + ... nests one level: group long "
+                "chains with parentheses, (a + b + ...) + (c + d + ...)"))
+    return out
+
+
 def _unquote(tok) -> str:
     s = str(tok)
     return s[1:-1] if len(s) >= 2 and s[0] == s[-1] == '"' else s
@@ -341,7 +399,7 @@ def _describe_token(tok: Token) -> str:
 
 
 def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic:
-    lines = text.splitlines() or [""]
+    lines = text.split("\n")  # as the lexer counts lines (not str.splitlines)
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         tok = exc.token
         line, col = tok.line, tok.column
@@ -374,8 +432,10 @@ def _syntax_diagnostic(exc: UnexpectedInput, file: str, text: str) -> Diagnostic
             hint = "use 'not' for negation, '!=' for inequality"
         return Diagnostic(Span(file, exc.line, exc.column, exc.line, exc.column + 1), msg, hint)
     # end of file
-    last = len(lines)
-    col = len(lines[-1]) + 1 if lines else 1
+    last = len(lines)  # the last line with text: just past its end
+    while last > 1 and not lines[last - 1].strip(" \t\f\r"):
+        last -= 1
+    col = len(lines[last - 1].rstrip("\r")) + 1
     expected = _describe_expected(getattr(exc, "expected", ()) or ())
     msg = "syntax error: unexpected end of file" + (f", expected {expected}" if expected else "")
     hint = "a '{' block is not closed" if _unbalanced(text) else None
@@ -530,19 +590,43 @@ def parse(text: str, file: str = "<string>") -> S.ModelFile:
         raise SemdslError(diags, {file: text})
     assert tree is not None
     statements = ToSyntax(file).transform(tree)
+    deep = _nesting_diagnostics(statements, file)
+    if deep:
+        raise SemdslError(deep, {file: text})
     return S.ModelFile(tuple(statements), file, text)
+
+
+def decode_source(data: bytes, file: str) -> str:
+    """Bytes of a model file -> text; bytes that are not UTF-8 are an error at their
+    line and column (a byte-order mark is dropped; line endings are kept)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        head = data[:exc.start]
+        line = head.count(b"\n") + 1
+        col = len(head[head.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        shown = data.decode("utf-8", "replace")
+        bad = " ".join(f"0x{b:02x}" for b in data[exc.start:min(exc.end, exc.start + 4)])
+        raise SemdslError(Diagnostic(Span(file, line, col, line, col + 1),
+                                     f"the file is not UTF-8 text (byte {bad}: {exc.reason})",
+                                     "save the file as UTF-8; model files are UTF-8 text"),
+                          {file: shown})
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def parse_file(path: str | Path) -> S.ModelFile:
     p = Path(path)
     try:
-        text = p.read_text("utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise SemdslError(Diagnostic(Span(str(path), 0, 0, 0, 0), f"no such file '{path}'"))
-    except UnicodeDecodeError as exc:
-        raise SemdslError(Diagnostic(Span(str(path), 0, 0, 0, 0),
-                                     f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"))
+    except IsADirectoryError:
+        raise SemdslError(Diagnostic(Span(str(path), 0, 0, 0, 0), f"'{path}' is a directory, not a model file",
+                                     "give the path of a .sem file"))
     except OSError as exc:
         raise SemdslError(Diagnostic(Span(str(path), 0, 0, 0, 0),
                                      f"cannot read '{path}': {exc.strerror}"))
+    text = decode_source(data, str(path))
+    # universal newlines, as reading the file as text does: CRLF and lone CR end lines
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     return parse(text, str(path))

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Iterable
 
 from . import syntax as S
-from .errors import DiagnosticBag, SemdslError, Span, did_you_mean, suggest
-from .expr import CONSTANTS, FUNCTIONS, KEYWORDS, RESERVED, params_used, walk
+from .errors import DiagnosticBag, Span, did_you_mean
+from .expr import (CONSTANTS, FUNCTIONS, KEYWORDS, MAX_EXPANDED_NODES, RESERVED, expr_extent,
+                   literal_problem, params_used, walk)
+from .parser import MAX_NESTING
 from .format import format_expr
 from .generators import GENERATORS
 from .model import (DISTRIBUTIONS, GRAPH_OBSERVABLES, METHODS, OBSERVABLES, OPTIONS,
@@ -32,6 +34,9 @@ from .model import (DISTRIBUTIONS, GRAPH_OBSERVABLES, METHODS, OBSERVABLES, OPTI
                     Prediction, RateLaw, SetSpec)
 
 EDGE_BUILTIN_ATTRS = ("weight", "B", "rate")
+#: most indices of a family, a for clause or a lattice (an index is an array axis; NumPy
+#: allows 32 in its 1.x releases)
+MAX_INDICES = 32
 
 
 @dataclass
@@ -63,6 +68,8 @@ class Checker:
         self.family_attrs: dict[str, set[str]] = {}
         self._let_checked: set[tuple[str, frozenset]] = set()
         self.cyclic_lets: set[str] = set()
+        self.let_extent: dict[str, tuple[int, int]] = {}   # expanded (depth, node count)
+        self._let_bodies: dict[str, S.Expr] | None = None
         self.rejected: set[str] = set()
 
     # ----------------------------------------------------------- helpers
@@ -93,6 +100,8 @@ class Checker:
     def check_expr(self, e, ctx: _Ctx, _via_let: str | None = None) -> set[str]:
         """Check every name in ``e``; return the parameters it uses (through lets too)."""
         used: set[str] = set()
+        if self.let_extent and _via_let is None and not self._small_enough(e, ctx):
+            return used
         for node in walk(e):
             if isinstance(node, S.Name):
                 used |= self._check_name(node, ctx, _via_let)
@@ -106,6 +115,8 @@ class Checker:
                 self.err(node.span, f"a string is not a number in {ctx.what}")
             elif isinstance(node, S.SetLiteral):
                 self.err(node.span, f"a set is not a number in {ctx.what}")
+            elif isinstance(node, S.Num) and (bad := literal_problem(node)) is not None:
+                self.err(node.span, *bad)
         if ctx.structural:
             for p in used:
                 self.structural_uses.setdefault(p, []).append(ctx.what)
@@ -144,7 +155,55 @@ class Checker:
         return set()
 
     def _let_params(self, body) -> set[str]:
-        return params_used(body, self.params, {k: v.value for k, v in self.lets.items()})
+        if self._let_bodies is None:
+            self._let_bodies = {k: v.value for k, v in self.lets.items()}
+        return params_used(body, self.params, self._let_bodies)
+
+    def _small_enough(self, e, ctx: _Ctx) -> bool:
+        """An expression whose lets expand past the nesting or size limits is an error (every
+        later pass works on the expansion)."""
+        uses = {n.id for n in walk(e) if isinstance(n, S.Name) and n.id in self.let_extent
+                and n.id not in ctx.names}
+        if not uses:
+            return True
+        depth, count = expr_extent(e, self.let_extent, ctx.names)
+        if depth <= MAX_NESTING and count <= MAX_EXPANDED_NODES:
+            return True
+        what = (f"nested {depth} levels deep (more than {MAX_NESTING})" if depth > MAX_NESTING
+                else f"of {count:,} terms (more than {MAX_EXPANDED_NODES:,})")
+        self.err(getattr(e, "span", None), f"{ctx.what} expands to an expression {what} through "
+                 + ", ".join(f"'let {u}'" for u in sorted(uses)),
+                 "lets are expanded where they are used: use each let fewer times, or nest fewer")
+        return False
+
+    def _let_extents(self, deps: dict[str, list], bad: set[str]) -> None:
+        """Expanded depth and size of every let, dependencies first (no recursion); lets
+        past the limits are reported and added to ``bad``."""
+        for start in self.lets:
+            if start in bad or start in self.let_extent:
+                continue
+            stack = [(start, False)]
+            while stack:
+                name, ready = stack.pop()
+                if name in self.let_extent:
+                    continue
+                refs = {r.id for r in deps[name] if r.id not in bad}
+                if not ready:
+                    stack.append((name, True))
+                    stack.extend((r, False) for r in refs if r not in self.let_extent)
+                    continue
+                depth, count = expr_extent(self.lets[name].value, self.let_extent)
+                self.let_extent[name] = (depth, count)
+                if depth > MAX_NESTING or count > MAX_EXPANDED_NODES:
+                    self.let_extent[name] = (1, 1)  # reported once: lets using it are not
+                    what = (f"nested {depth} levels deep (more than {MAX_NESTING})"
+                            if depth > MAX_NESTING else f"of {count:,} terms (more than {MAX_EXPANDED_NODES:,})")
+                    self.err(self.lets[name].name.span, f"'let {name}' expands to an expression {what}",
+                             "lets are expanded where they are used: a let that uses another let "
+                             "twice doubles in size")
+                    bad.add(name)
+        for name in bad:  # reported: their uses are not checked again
+            self.let_extent[name] = (1, 1)
 
     def check_lets(self) -> set[str]:
         """Cycles among lets, and names no use site could ever give a meaning to.
@@ -181,6 +240,7 @@ class Checker:
                     self.err(n.span, f"unknown name '{n.id}' in 'let {name}'"
                              f"{did_you_mean(n.id, possible)}")
                     bad.add(name)
+        self._let_extents(deps, bad)
         return bad
 
     def _check_call(self, node: S.Call, ctx: _Ctx):
@@ -351,6 +411,10 @@ class Checker:
 
     def check_index_decls(self, decls, what: str) -> list[str]:
         out = []
+        if len(decls) > MAX_INDICES:
+            self.err(decls[MAX_INDICES].span, f"{what} has {len(decls)} indices; at most "
+                     f"{MAX_INDICES} are allowed", "each index is one axis of an array")
+            return [d.var.value for d in decls]
         for d in decls:
             v = d.var.value
             if v in RESERVED:
@@ -480,6 +544,11 @@ class Checker:
             if not dims:
                 self.err(gen.span, "lattice needs at least one dimension",
                          "write lattice(L) or lattice(L1, L2[, L3], periodic = true)")
+            elif len(dims) > MAX_INDICES:
+                self.err(getattr(dims[MAX_INDICES], "span", gen.span),
+                         f"lattice has {len(dims)} dimensions; at most {MAX_INDICES} are allowed",
+                         "each dimension is one axis of an array")
+                return None
             for k in gen.kwargs:
                 if k.name.value != "periodic":
                     self.err(k.name.span, f"generator 'lattice' has no argument '{k.name.value}'"
@@ -505,6 +574,10 @@ class Checker:
                     if not isinstance(v, S.Str):
                         self.err(getattr(v, "span", gen.span), "edgelist takes a file name in quotes",
                                  'write edgelist("landscape.csv")')
+                    elif any(ord(c) < 32 or c == "\x7f" for c in v.value):
+                        self.err(v.span, "the file name contains a control character "
+                                 f"({next(repr(c) for c in v.value if ord(c) < 32 or c == chr(127))})",
+                                 'write the name of a file beside the model, e.g. edgelist("landscape.csv")')
                     continue
                 self.check_expr(v, ctx)
         for k, v in bound:
@@ -618,7 +691,7 @@ class Checker:
             return RateLaw("uniform", (), span=st.span)
         bound = self.bind(st.law, law, [RATE_LAWS[law]], "rate law")
         for _, v in bound:
-            self.check_expr(v, self.const_scope(f"the rate law"))
+            self.check_expr(v, self.const_scope("the rate law"))
         return RateLaw(law, tuple(bound), span=st.span)
 
     def set_from_ref(self, ref, what: str) -> SetSpec | None:
