@@ -886,6 +886,14 @@ class _Compiler:
                     index_names=(), edges=(esrc, edst), edge_attrs=eattrs, node_prob=node_prob)
 
     def resolve_path(self, v) -> str:
+        try:
+            return self._resolve_path(v)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte, ...
+            why = getattr(exc, "strerror", None) or str(exc)
+            self.fail(v.span, f"cannot use '{_clip(v.value)}' as a file name: {why}",
+                      'write the name of a file beside the model, e.g. edgelist("landscape.csv")')
+
+    def _resolve_path(self, v) -> str:
         raw = v.value
         base = Path(self.model.file).resolve().parent if self.model.file not in ("<string>", "") \
             else Path.cwd().resolve()
@@ -1730,6 +1738,10 @@ def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
     if len(parts) == 1:
         return np.asarray(parts[0], dtype=dtype)
     return np.concatenate(parts).astype(dtype, copy=False)
+
+
+def _clip(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def _display_dir(path: Path) -> str:

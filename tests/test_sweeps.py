@@ -43,6 +43,17 @@ def model_file(tmp_path, walkers=300, reals=5, name="traps.sem"):
     return f
 
 
+def stored(path) -> int:
+    """Tasks in a store another process is writing (0 while it does not exist yet)."""
+    if not path.exists():
+        return 0
+    try:
+        with Store(path) as st:
+            return len(st)
+    except Exception:               # created but not yet initialised by the writer
+        return 0
+
+
 def canonical(res) -> str:
     return json.dumps(res.to_dict() if hasattr(res, "to_dict") else res, sort_keys=True)
 
@@ -94,16 +105,10 @@ def test_a_killed_worker_loses_no_finished_task_and_changes_no_number(tmp_path, 
     def killer():
         deadline = time.time() + 120
         while time.time() < deadline and not killed.is_set():
-            if store.exists():
-                try:
-                    with Store(store) as st:
-                        n = len(st)
-                except Exception:
-                    n = 0
-                if n >= 8:
-                    os.kill(victim, signal.SIGKILL)
-                    killed.set()
-                    return
+            if stored(store) >= 8:
+                os.kill(victim, signal.SIGKILL)
+                killed.set()
+                return
             time.sleep(0.02)
 
     th = threading.Thread(target=killer)
@@ -130,15 +135,10 @@ def test_a_killed_run_resumes_from_the_store(tmp_path):
     deadline = time.time() + 180
     n_before = 0
     while time.time() < deadline and proc.poll() is None:
-        if store.exists():
-            try:
-                with Store(store) as st:
-                    n_before = len(st)
-            except Exception:
-                n_before = 0
-            if n_before >= 10:
-                proc.send_signal(signal.SIGKILL)
-                break
+        n_before = stored(store)
+        if n_before >= 10:
+            proc.send_signal(signal.SIGKILL)
+            break
         time.sleep(0.02)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
