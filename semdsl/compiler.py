@@ -929,6 +929,17 @@ class _Compiler:
                 arr = self.sample(item.dist, values, n, self.rng(stmt, 100 + k),
                                   f"attribute '{name}' of '{fam.name}'")
                 sym_exprs[name] = None
+            bad = ~np.isfinite(np.asarray(arr, float))
+            if bad.any():
+                # NaN or inf in an attribute would turn every mean or rate reading it into
+                # NaN without saying why (i / 0, log of 0, an overflowing power)
+                first = int(np.flatnonzero(bad)[0])
+                where = ", ".join(f"{iname} = {_g(float(base[iname][first]))}" for iname in members["index_names"])
+                span = item.value.span if isinstance(item, S.AttrAssign) else item.dist.span
+                self.fail(span, f"attribute '{name}' of '{fam.name}' is {_g(float(np.asarray(arr, float)[first]))} "
+                          f"for {int(bad.sum())} of {n} nodes" + (f" (first at {where})" if where else ""),
+                          "an attribute must be a finite number at every node: check divisions by zero, "
+                          "logarithms of 0 and powers that overflow")
             out[name] = arr
             values[name] = arr
         for iname in members["index_names"]:

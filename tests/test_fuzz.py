@@ -142,7 +142,7 @@ LET_CHAIN = "param x = 1\nlet a0 = x\n" + "".join(
     ("node h[i in 1..9]\nedge h[i] -- h[true+1] for i in 1..8\n", None),
     ("node s[w in 9223372036854775808..3]\n", "1:13: error: the lower end of index 'w' is too large"),
     ("node h[i in 1..3] { F = i / 0 }\nedge h[i] -- h[i + 1] for i in 1..2\nrate = src.F + 1/0\n",
-     "2:1: error: the rate of h[1] -> h[2] is NaN"),
+     "1:25: error: attribute 'F' of 'h' is nan for 3 of 3 nodes"),
     ("node a[" + ", ".join(f"i{k} in 1..1" for k in range(40)) + "]\n",
      "error: node 'a' has 40 indices; at most 32 are allowed"),
     ("graph g = lattice(" + ", ".join(["1"] * 40) + ")\n", "error: lattice has 40 dimensions"),
