@@ -25,7 +25,7 @@ Executors
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from .errors import Diagnostic, ParameterError, Span
 
@@ -151,14 +151,3 @@ def run_task(spec: dict) -> Any:
             _RUNNERS.clear()
         _RUNNERS[rk] = runner
     return runner.piece(spec["method"], spec["pred_index"], spec["r"], spec["k"], spec.get("g", 0))
-
-
-def chunks(it: Iterable, n: int):
-    buf = []
-    for x in it:
-        buf.append(x)
-        if len(buf) == n:
-            yield buf
-            buf = []
-    if buf:
-        yield buf

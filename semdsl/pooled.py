@@ -31,6 +31,16 @@ import scipy.sparse as sp
 MAX_POOL = 20_000_000
 
 
+def lower_quantile(U: np.ndarray, weights: np.ndarray, q: float) -> np.ndarray:
+    """Lower (``inverted_cdf``) q-quantile of the sorted values ``U`` under each row of
+    non-negative ``weights`` (..., len(U)): the smallest value whose cumulative weight
+    reaches ``q`` of the row's total."""
+    cum = np.cumsum(weights, axis=-1)
+    total = cum[..., -1:]
+    below = (cum <= 0.0) if q == 0.0 else (cum < q * total * (1 - 1e-12))
+    return U[np.minimum(below.sum(axis=-1), U.size - 1)]
+
+
 class PooledDistribution:
     """Per-realisation distributions of one observable over ``K`` axis points.
 
@@ -92,12 +102,9 @@ class PooledDistribution:
 
     def _quantile_of(self, weights: np.ndarray, present: np.ndarray, q: float) -> np.ndarray:
         U = self._arrays()[0]
-        cum = np.cumsum(weights, axis=-1)
-        total = cum[..., -1:]
-        below = (cum <= 0.0) if q == 0.0 else (cum < q * total * (1 - 1e-12))
-        idx = np.minimum(below.sum(axis=-1), max(U.size - 1, 0))
-        out = U[idx] if U.size else np.full(idx.shape, np.nan)
-        return np.where(present, out, np.nan)
+        if not U.size:
+            return np.full(np.shape(weights)[:-1], np.nan)
+        return np.where(present, lower_quantile(U, weights, q), np.nan)
 
     def quantile(self, q: float) -> np.ndarray:
         """Lower ``q``-quantile of the pooled distribution at each axis point (nan where

@@ -30,7 +30,7 @@ import numpy as np
 
 from .compiler import attribute_values, resolve_set
 from .expr import Scope, numeric, to_sympy
-from .pooled import PooledDistribution
+from .pooled import PooledDistribution, lower_quantile
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Prediction
@@ -321,23 +321,7 @@ def simulate_piece(runner, pred: "Prediction", axis_vals, r: int, k: int, g: int
                 d["fpt"] = fpt                # the merge decides (censoring needs every walker)
                 d["t_max"] = t_max
             else:
-                hit = np.isfinite(fpt)
-                if hit.all():
-                    d["m"] = np.array([fpt.mean()])
-                    d["s"] = np.array([fpt.std(ddof=1) / math.sqrt(W) if W > 1 else np.nan])
-                    if B:   # bootstrap over walkers: resampled means
-                        d["rep"] = _resampled_means(fpt, B, sub_seed)
-                else:
-                    m_, s_, why = censored_mean(fpt, t_max, seed=int(sub_seed.generate_state(2)[1]))
-                    if m_ is not None:
-                        d["m"], d["s"], d["tail"] = np.array([m_]), np.array([s_]), True
-                    else:
-                        # not "unreachable": unknown. The point gets no value rather than
-                        # an average biased towards the fast realisations.
-                        d["censored"] = True
-                        d["note"] = (f"{(~hit).sum()} of {W} walkers had not arrived by t_max = "
-                                     f"{t_max:g} and {why}: points with such walkers have no value "
-                                     "(set t_max larger)")
+                d.update(_fp_summary(fpt, t_max, B, sub_seed))
         else:  # graph observables: Monte Carlo over realisations
             from .runner import _Evaluator
             x, _ = _Evaluator(cm).value(ob, None)
@@ -395,10 +379,6 @@ def _merge_groups(pred, groups: list[dict], W: int, B: int, R: int, seed: int, c
         elif "fpt" in first and not on_time:
             fpt = np.concatenate([np.asarray(x["fpt"], float) for x in ds])
             d.update(_fp_summary(fpt, float(first["t_max"]), B, ss))
-            if d.get("censored") and "why" in d:
-                d["note"] = (f"{int((~np.isfinite(fpt)).sum())} of {W} walkers had not arrived by t_max = "
-                             f"{float(first['t_max']):g} and {d.pop('why')}: points with such walkers have "
-                             "no value (set t_max larger)")
         elif "fpt" in first:                            # first-passage distribution over time
             fpt = np.concatenate([np.asarray(x["fpt"], float) for x in ds])
             times = np.asarray(first["times"], float)
@@ -423,12 +403,8 @@ def _merge_groups(pred, groups: list[dict], W: int, B: int, R: int, seed: int, c
 def _count_quantile(U: np.ndarray, C: np.ndarray, q: float, W: int, ranks) -> tuple[np.ndarray, np.ndarray]:
     """Lower q-quantile of walker counts ``C`` (K, values ``U``) and, with ``ranks``, the
     order-statistic error of ``W`` walkers."""
-    cum = np.cumsum(C, axis=-1)
-    tot = cum[..., -1:]
-
     def at(level):
-        below = (cum <= 0.0) if level == 0.0 else (cum < level * tot * (1 - 1e-12))
-        return U[np.minimum(below.sum(axis=-1), U.size - 1)]
+        return lower_quantile(U, C, level)
     m = at(q)
     if ranks is None:
         return m, None
@@ -440,7 +416,7 @@ def _count_quantile(U: np.ndarray, C: np.ndarray, q: float, W: int, ranks) -> tu
 
 def _fp_summary(fpt: np.ndarray, t_max: float, B: int, ss) -> dict:
     """Mean first passage of walkers' times: m, s (and bootstrap ``rep``), the fitted
-    exponential tail when some are out, or ``censored`` with the reason (``why``)."""
+    exponential tail when some are out, or ``censored`` with the reason in ``note``."""
     W = fpt.size
     hit = np.isfinite(fpt)
     if hit.all():
@@ -451,7 +427,11 @@ def _fp_summary(fpt: np.ndarray, t_max: float, B: int, ss) -> dict:
     m_, s_, why = censored_mean(fpt, t_max, seed=int(ss.generate_state(2)[1]))
     if m_ is not None:
         return {"m": np.array([m_]), "s": np.array([s_]), "tail": True}
-    return {"censored": True, "why": why}
+    # not "unreachable": unknown. The point gets no value rather than an average biased
+    # towards the fast realisations.
+    return {"censored": True,
+            "note": (f"{int((~hit).sum())} of {W} walkers had not arrived by t_max = {t_max:g} and {why}: "
+                     "points with such walkers have no value (set t_max larger)")}
 
 
 def _resampled_means(x: np.ndarray, B: int, seed_seq) -> np.ndarray:
